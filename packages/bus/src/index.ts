@@ -1,0 +1,3 @@
+export * from './connect.js';
+export * from './codec.js';
+export * from './request.js';

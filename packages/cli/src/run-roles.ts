@@ -1,0 +1,69 @@
+import { connectBus, type NatsConnection } from '@mcpbus/bus';
+import type { McpbusConfig, RuntimeEnv } from '@mcpbus/config';
+import { startIngress, type IngressHandle } from '@mcpbus/ingress';
+import { startRunner } from '@mcpbus/runner';
+import { startWorker } from '@mcpbus/worker';
+import type { Logger } from 'pino';
+
+export const ROLES = ['ingress', 'worker', 'runner'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface RunRolesOptions {
+  config: McpbusConfig;
+  runtime: RuntimeEnv;
+  roles: readonly Role[];
+  port: number;
+  host: string;
+  log: Logger;
+}
+
+export interface RolesHandle {
+  /** The ingress, when that role runs. */
+  readonly ingress: IngressHandle | undefined;
+  /** Drains in order (ingress, then worker, then runner) and closes the NATS connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the requested roles in this process, sharing one NATS connection. Used by
+ * `mcpbus start` and by tests that need a whole gateway in-process.
+ */
+export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
+  const { config, log, roles } = options;
+  const closers: (() => Promise<void>)[] = [];
+  let nc: NatsConnection | undefined;
+  let ingress: IngressHandle | undefined;
+  const closeAll = async (): Promise<void> => {
+    // Reverse start order: ingress stops taking calls before the workers behind it drain.
+    for (const close of closers.reverse()) await close().catch((err: unknown) => log.error({ err: String(err) }, 'close failed'));
+    closers.length = 0;
+    if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => undefined);
+  };
+  try {
+    if (roles.includes('ingress') || roles.includes('worker')) nc = await connectBus({ url: options.runtime.natsUrl, name: `mcpbus-${roles.join('+')}-${process.pid}` });
+    if (roles.includes('runner')) {
+      const runner = await startRunner({ config, redisUrl: options.runtime.redisUrl, log });
+      closers.push(() => runner.close());
+    }
+    if (roles.includes('worker') && nc !== undefined) {
+      const worker = await startWorker({ config, nc, log });
+      closers.push(() => worker.close());
+    }
+    if (roles.includes('ingress') && nc !== undefined) {
+      const started = await startIngress({ config, nc, log, port: options.port, host: options.host });
+      ingress = started;
+      closers.push(() => started.close());
+    }
+  } catch (err: unknown) {
+    await closeAll();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    ingress,
+    close() {
+      closing ??= closeAll();
+      return closing;
+    },
+  };
+}

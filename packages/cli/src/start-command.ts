@@ -1,0 +1,91 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadConfigFile, loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
+import { createLogger, type Logger } from '@mcpbus/logging';
+import { ensureInfra, type InfraService } from './infra.js';
+import { runRoles, type Role } from './run-roles.js';
+
+export interface StartArgs {
+  configPath: string;
+  port: number;
+  host: string;
+  roles: readonly Role[];
+  env: Record<string, string | undefined>;
+  /** Where locally started nats-server / redis-server keep their data. */
+  dataRoot?: string;
+}
+
+/** Loads the config, printing every problem and returning undefined when it is invalid. */
+export async function loadConfigOrReport(path: string, env: Record<string, string | undefined>): Promise<McpbusConfig | undefined> {
+  try {
+    return await loadConfigFile(path, { env });
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mcpbus: ${path} is not a valid config:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+function logConfigSummary(config: McpbusConfig, log: Logger): void {
+  if (config.ignoredSections.length > 0) log.info({ sections: config.ignoredSections }, 'ignoring LiteLLM config sections mcpbus does not use');
+  if (config.masterKey === undefined) log.warn('no master key configured (general_settings.master_key or MCPBUS_MASTER_KEY): every request is accepted');
+}
+
+/**
+ * `mcpbus start`: validate config, bring up (or find) NATS and Redis, start the roles, and on
+ * SIGTERM/SIGINT drain in-flight calls and exit 0. Returns the process exit code on failure.
+ */
+export async function startCommand(args: StartArgs): Promise<number> {
+  const config = await loadConfigOrReport(args.configPath, args.env);
+  if (config === undefined) return 2;
+  const runtime = loadRuntimeEnv(args.env);
+  const log = createLogger({ level: runtime.logLevel, service: 'mcpbus' });
+  logConfigSummary(config, log);
+
+  const needs: InfraService[] = [];
+  if (args.roles.includes('ingress') || args.roles.includes('worker')) needs.push({ kind: 'nats', url: runtime.natsUrl, isDefault: runtime.natsUrlIsDefault });
+  if (args.roles.includes('runner')) needs.push({ kind: 'redis', url: runtime.redisUrl, isDefault: runtime.redisUrlIsDefault });
+  let infra;
+  try {
+    infra = await ensureInfra(needs, resolve(args.dataRoot ?? '.mcpbus'), log);
+  } catch (err: unknown) {
+    process.stderr.write(`mcpbus: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+
+  let roles;
+  try {
+    roles = await runRoles({ config, runtime, roles: args.roles, port: args.port, host: args.host, log });
+  } catch (err: unknown) {
+    process.stderr.write(`mcpbus: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    await infra.stop();
+    return 1;
+  }
+  log.info({ roles: args.roles, url: roles.ingress === undefined ? undefined : `${roles.ingress.url}/mcp` }, 'mcpbus started');
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without waiting');
+        done(1);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'draining in-flight calls, then exiting');
+      roles
+        .close()
+        .then(() => infra.stop())
+        .then(
+          () => done(0),
+          (err: unknown) => {
+            log.error({ err: String(err) }, 'shutdown failed');
+            done(1);
+          },
+        );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,29 @@
+import { DEFAULT_TOOL_SEPARATOR } from '@mcpbus/protocol';
+import type { GatewaySettings } from './types.js';
+
+/** Settings used for every `mcpbus_settings` key the config leaves out. */
+export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
+  toolSeparator: DEFAULT_TOOL_SEPARATOR,
+  subjectRoot: 'mcpbus',
+  allowedHosts: Object.freeze(['localhost', '127.0.0.1', '[::1]']),
+  allowedOrigins: Object.freeze([]),
+  maxBodyBytes: 4 * 1024 * 1024,
+  catalogTtlMs: 300_000,
+  listDeadlineMs: 5_000,
+  callTimeoutMs: 60_000,
+  drainTimeoutMs: 30_000,
+});
+
+/** MCP protocol revisions an upstream's `spec_version` may name. */
+export const SPEC_VERSIONS: readonly string[] = Object.freeze([
+  '2024-11-05',
+  '2025-03-26',
+  '2025-06-18',
+  '2025-11-25',
+  '2026-07-28',
+]);
+
+export const DEFAULT_POOL_SIZE = 1;
+export const MAX_POOL_SIZE = 32;
+// setTimeout fires at once for delays above 2^31-1 ms, so longer timeouts would silently mean zero.
+export const MAX_TIMER_MS = 2_147_483_647;

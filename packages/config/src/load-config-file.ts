@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from './errors.js';
+import type { Env } from './fields.js';
+import { parseConfig } from './parse-config.js';
+import type { McpbusConfig } from './types.js';
+
+/** Reads and parses a config file (see parseConfig); an unreadable file is a ConfigError too. */
+export async function loadConfigFile(path: string, options: { readonly env: Env }): Promise<McpbusConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err: unknown) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError([`config: cannot read ${path}: ${reason}`], { cause: err });
+  }
+  return parseConfig(text, { env: options.env, sourceName: path });
+}

@@ -1,0 +1,109 @@
+import { DEFAULT_SETTINGS, MAX_TIMER_MS } from './defaults.js';
+import { type Ctx, asMap, childPath, isAbsent, readInteger, readString, readStringList, report, reportUnknownKeys } from './fields.js';
+import type { GatewaySettings } from './types.js';
+
+const SEPARATOR = /^[A-Za-z0-9_.-]{1,3}$/;
+const SUBJECT_ROOT = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type IntegerKey = 'maxBodyBytes' | 'catalogTtlMs' | 'listDeadlineMs' | 'callTimeoutMs' | 'drainTimeoutMs';
+
+const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
+  ['max_body_bytes', 'maxBodyBytes', Number.MAX_SAFE_INTEGER],
+  ['catalog_ttl_ms', 'catalogTtlMs', MAX_TIMER_MS],
+  ['list_deadline_ms', 'listDeadlineMs', MAX_TIMER_MS],
+  ['call_timeout_ms', 'callTimeoutMs', MAX_TIMER_MS],
+  ['drain_timeout_ms', 'drainTimeoutMs', MAX_TIMER_MS],
+];
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'tool_separator',
+  'subject_root',
+  'allowed_hosts',
+  'allowed_origins',
+  ...INTEGER_KEYS.map(([key]) => key),
+]);
+
+/**
+ * `mcpbus_settings` over the defaults. An invalid key falls back to its default so validation of
+ * the rest (server names depend on the separator) can go on and report its own problems.
+ */
+export function readSettings(ctx: Ctx, value: unknown, path: string): { settings: GatewaySettings; separatorOk: boolean } {
+  const settings: Mutable<GatewaySettings> = { ...DEFAULT_SETTINGS };
+  if (isAbsent(value)) return { settings, separatorOk: true };
+  const map = asMap(ctx, value, path);
+  if (map === undefined) return { settings, separatorOk: true };
+  reportUnknownKeys(ctx, map, path, KNOWN_KEYS);
+  const at = (key: string): string => childPath(path, key);
+
+  let separatorOk = true;
+  const separator = map.get('tool_separator');
+  if (!isAbsent(separator)) {
+    const text = readString(ctx, separator, at('tool_separator'));
+    separatorOk = text !== undefined && SEPARATOR.test(text);
+    if (text !== undefined && !separatorOk) {
+      report(ctx, at('tool_separator'), 'must be 1 to 3 of the characters A-Z a-z 0-9 _ . -');
+    }
+    if (text !== undefined && separatorOk) settings.toolSeparator = text;
+  }
+
+  const root = map.get('subject_root');
+  if (!isAbsent(root)) {
+    const text = readString(ctx, root, at('subject_root'));
+    if (text !== undefined && !SUBJECT_ROOT.test(text)) {
+      report(ctx, at('subject_root'), 'must be dot-separated tokens of a-z 0-9 _ - (a NATS subject prefix)');
+    } else if (text !== undefined) settings.subjectRoot = text;
+  }
+
+  const hosts = map.get('allowed_hosts');
+  if (!isAbsent(hosts)) {
+    const list = readNonEmptyStrings(ctx, hosts, at('allowed_hosts'));
+    if (list !== undefined) settings.allowedHosts = list;
+  }
+
+  const origins = map.get('allowed_origins');
+  if (!isAbsent(origins)) {
+    const list = readOrigins(ctx, origins, at('allowed_origins'));
+    if (list !== undefined) settings.allowedOrigins = list;
+  }
+
+  for (const [key, field, max] of INTEGER_KEYS) {
+    const raw = map.get(key);
+    if (isAbsent(raw)) continue;
+    const n = readInteger(ctx, raw, at(key), 1, max);
+    if (n !== undefined) settings[field] = n;
+  }
+  return { settings, separatorOk };
+}
+
+function readNonEmptyStrings(ctx: Ctx, value: unknown, path: string): string[] | undefined {
+  const list = readStringList(ctx, value, path);
+  if (list === undefined) return undefined;
+  const empty = list.findIndex((item) => item === '');
+  if (empty >= 0) report(ctx, childPath(path, empty), 'must not be empty');
+  return empty >= 0 ? undefined : list;
+}
+
+// Browsers send Origin as scheme://host[:port]; an entry with a path or trailing slash would
+// never match, so it is rejected here. Entries are normalised (lower-case host, default port dropped).
+function readOrigins(ctx: Ctx, value: unknown, path: string): string[] | undefined {
+  const list = readNonEmptyStrings(ctx, value, path);
+  if (list === undefined) return undefined;
+  const origins = list.map((text, i) => {
+    const origin = originOf(text);
+    if (origin === undefined) report(ctx, childPath(path, i), 'must be an origin such as "http://localhost:4000" (no path)');
+    return origin;
+  });
+  return origins.every((o) => o !== undefined) ? origins : undefined;
+}
+
+function originOf(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const bare = url.pathname === '/' && !text.endsWith('/') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
+}

@@ -1,0 +1,65 @@
+/** How mcpbus reaches an upstream MCP server. */
+export type TransportKind = 'stdio' | 'sse' | 'http';
+/** LiteLLM's `auth_type` values. */
+export type AuthType = 'none' | 'bearer_token' | 'basic' | 'api_key' | 'authorization';
+
+/** One entry of `mcp_servers:`, validated and normalised. */
+export interface ServerConfig {
+  readonly name: string;
+  readonly transport: TransportKind;
+  /** For `sse` and `http`. */
+  readonly url?: string;
+  /** For `stdio`. */
+  readonly command?: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly description?: string;
+  readonly authType: AuthType;
+  readonly authValue?: string;
+  /** Static headers sent on every upstream HTTP request. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Protocol revision to speak to this upstream; probed once and cached when absent. */
+  readonly specVersion?: string;
+  /** Deadline of one upstream call, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Upstream sessions kept open for this server. */
+  readonly poolSize: number;
+}
+
+/** mcpbus's own settings (`mcpbus_settings:`); every key has a default. */
+export interface GatewaySettings {
+  readonly toolSeparator: string;
+  readonly subjectRoot: string;
+  /** Host header values accepted by the ingress (hostname, or hostname:port). */
+  readonly allowedHosts: readonly string[];
+  /** Origin header values accepted by the ingress; requests without Origin always pass. */
+  readonly allowedOrigins: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly catalogTtlMs: number;
+  /** Per-server deadline when aggregating `tools/list`. */
+  readonly listDeadlineMs: number;
+  /** Deadline of a call when the server sets none. */
+  readonly callTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight calls. */
+  readonly drainTimeoutMs: number;
+}
+
+export interface McpbusConfig {
+  readonly servers: readonly ServerConfig[];
+  /** `general_settings.master_key` (or MCPBUS_MASTER_KEY). No key means no authentication. */
+  readonly masterKey?: string;
+  readonly settings: GatewaySettings;
+  /** Top-level LiteLLM sections that were accepted and ignored (e.g. `model_list`). */
+  readonly ignoredSections: readonly string[];
+}
+
+/** Process-level settings from the environment. */
+export interface RuntimeEnv {
+  readonly natsUrl: string;
+  readonly redisUrl: string;
+  readonly logLevel: string;
+  /** True when NATS_URL / REDIS_URL were left at their defaults (so `start` may launch them). */
+  readonly natsUrlIsDefault: boolean;
+  readonly redisUrlIsDefault: boolean;
+}

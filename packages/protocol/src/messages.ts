@@ -1,0 +1,152 @@
+import type { ErrorBody } from './errors.js';
+
+/**
+ * Bodies of bus messages (version 1). Each has a JSON Schema below; receivers validate with it.
+ * Deadlines travel as absolute epoch milliseconds (`deadlineAt`) so every hop honours the same one.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export interface ListToolsRequest {
+  v: 1;
+  deadlineAt: number;
+  /** Only these servers; all configured servers when absent. */
+  servers?: string[];
+}
+
+/** A tool as the catalog exposes it: the MCP Tool object with its gateway name. */
+export interface CatalogTool {
+  /** The name clients see (`<server><sep><tool>`, possibly shortened). */
+  name: string;
+  server: string;
+  /** The tool's name on its upstream server. */
+  upstreamName: string;
+  /** The MCP `Tool` object, `name` already replaced by the exposed name. */
+  tool: Record<string, unknown> & { name: string; inputSchema: Record<string, unknown> };
+}
+
+export interface ServerFailure {
+  server: string;
+  code: string;
+  message: string;
+}
+
+export interface ListToolsResult {
+  tools: CatalogTool[];
+  /** Servers whose tools are missing from this list, and why. */
+  failures: ServerFailure[];
+}
+
+export interface CallToolRequest {
+  v: 1;
+  callId: string;
+  server: string;
+  /** The exposed (prefixed) tool name the client called. */
+  name: string;
+  arguments?: Record<string, unknown>;
+  /** Publish progress events on the call's events subject. */
+  progress: boolean;
+  deadlineAt: number;
+}
+
+export interface ProgressEvent {
+  v: 1;
+  type: 'progress';
+  callId: string;
+  /** 1, 2, 3, … per call, so a receiver can order and count them. */
+  seq: number;
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+export interface CancelMessage {
+  v: 1;
+  callId: string;
+  reason?: string;
+}
+
+export interface CallToolOk {
+  ok: true;
+  result: Record<string, unknown>;
+  /** How many progress events were published before this reply. */
+  events: number;
+}
+
+export type Reply<T> = { ok: true; result: T } | { ok: false; error: ErrorBody };
+export type CallToolReply = CallToolOk | { ok: false; error: ErrorBody };
+
+const serverName = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,40}$' } as const;
+const deadlineAt = { type: 'integer', minimum: 0 } as const;
+const callId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+
+/** JSON Schemas of every bus body, keyed by message name. */
+export const SCHEMAS = Object.freeze({
+  ListToolsRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/list-tools-request.json',
+    type: 'object',
+    required: ['v', 'deadlineAt'],
+    properties: {
+      v: { const: 1 },
+      deadlineAt,
+      servers: { type: 'array', items: serverName, maxItems: 1000 },
+    },
+    additionalProperties: false,
+  },
+  CallToolRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/call-tool-request.json',
+    type: 'object',
+    required: ['v', 'callId', 'server', 'name', 'progress', 'deadlineAt'],
+    properties: {
+      v: { const: 1 },
+      callId,
+      server: serverName,
+      name: { type: 'string', minLength: 1, maxLength: 256 },
+      arguments: { type: 'object' },
+      progress: { type: 'boolean' },
+      deadlineAt,
+    },
+    additionalProperties: false,
+  },
+  ProgressEvent: {
+    $id: 'https://mcpbus.dev/schemas/v1/progress-event.json',
+    type: 'object',
+    required: ['v', 'type', 'callId', 'seq', 'progress'],
+    properties: {
+      v: { const: 1 },
+      type: { const: 'progress' },
+      callId,
+      seq: { type: 'integer', minimum: 1 },
+      progress: { type: 'number' },
+      total: { type: 'number' },
+      message: { type: 'string' },
+    },
+    additionalProperties: false,
+  },
+  CancelMessage: {
+    $id: 'https://mcpbus.dev/schemas/v1/cancel-message.json',
+    type: 'object',
+    required: ['v', 'callId'],
+    properties: { v: { const: 1 }, callId, reason: { type: 'string', maxLength: 1000 } },
+    additionalProperties: false,
+  },
+  Reply: {
+    $id: 'https://mcpbus.dev/schemas/v1/reply.json',
+    oneOf: [
+      { type: 'object', required: ['ok', 'result'], properties: { ok: { const: true }, result: {}, events: { type: 'integer', minimum: 0 } } },
+      {
+        type: 'object',
+        required: ['ok', 'error'],
+        properties: {
+          ok: { const: false },
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: { code: { type: 'string' }, message: { type: 'string' }, data: { type: 'object' } },
+          },
+        },
+      },
+    ],
+  },
+} as const);
+
+export type SchemaName = keyof typeof SCHEMAS;

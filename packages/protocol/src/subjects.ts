@@ -1,0 +1,64 @@
+/**
+ * NATS subjects are built here and nowhere else. Every subject is versioned and starts with a
+ * root (default `mcpbus`) so tests and tenants can share one NATS server without crosstalk.
+ */
+export const SUBJECT_VERSION = 'v1';
+export const DEFAULT_SUBJECT_ROOT = 'mcpbus';
+/** Queue group that workers answer list and call requests in. */
+export const WORKER_QUEUE = 'mcpbus-workers';
+
+const ROOT_PATTERN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+const CALL_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Server names may contain `.`, which NATS reads as a token separator. Encode them into one
+ * token with a prefix-free code (`_` → `__`, `.` → `_d`), so the mapping is reversible.
+ */
+export function serverToken(server: string): string {
+  return server.replace(/_/g, '__').replace(/\./g, '_d');
+}
+
+export function serverFromToken(token: string): string {
+  return token.replace(/_(_|d)/g, (_m, c: string) => (c === '_' ? '_' : '.'));
+}
+
+export function isValidCallId(callId: string): boolean {
+  return CALL_ID_PATTERN.test(callId);
+}
+
+export interface Subjects {
+  readonly root: string;
+  /** Request/reply: aggregated tool catalog. */
+  toolsList(): string;
+  /** Request/reply: call a tool of one server. */
+  toolsCall(server: string): string;
+  /** Wildcard a worker subscribes to for calls of every server. */
+  toolsCallAny(): string;
+  /** Progress events of one call, published by whoever runs it. */
+  callEvents(callId: string): string;
+  /** Cancellation of one call; every worker listens (no queue group). */
+  callCancel(callId: string): string;
+  /** Wildcard for every call's cancel subject. */
+  callCancelAny(): string;
+  /** Request/reply: any worker alive? Used by readiness probes. */
+  workersPing(): string;
+}
+
+export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
+  if (!ROOT_PATTERN.test(root)) throw new Error(`invalid subject root "${root}": use lowercase letters, digits, '_', '-' and '.'`);
+  const base = `${root}.${SUBJECT_VERSION}`;
+  const checkedCallId = (callId: string): string => {
+    if (!isValidCallId(callId)) throw new Error(`invalid call id "${callId}"`);
+    return callId;
+  };
+  return Object.freeze({
+    root,
+    toolsList: () => `${base}.tools.list`,
+    toolsCall: (server: string) => `${base}.tools.call.${serverToken(server)}`,
+    toolsCallAny: () => `${base}.tools.call.*`,
+    callEvents: (callId: string) => `${base}.calls.${checkedCallId(callId)}.events`,
+    callCancel: (callId: string) => `${base}.calls.${checkedCallId(callId)}.cancel`,
+    callCancelAny: () => `${base}.calls.*.cancel`,
+    workersPing: () => `${base}.workers.ping`,
+  });
+}

@@ -1,0 +1,46 @@
+import { StreamableHTTPClientTransport, SSEClientTransport, type Transport } from '@modelcontextprotocol/client';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import type { ServerConfig } from '@mcpbus/config';
+import type { Logger } from 'pino';
+import { upstreamHeaders } from './auth-headers.js';
+
+/** A human-readable description of where a server lives, safe to log (no secrets). */
+export function describeServer(server: ServerConfig): string {
+  if (server.transport === 'stdio') return `stdio: ${[server.command ?? '', ...server.args].join(' ')}`;
+  const url = new URL(server.url ?? '');
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  return `${server.transport}: ${url.toString()}`;
+}
+
+/**
+ * A fresh transport for one upstream session. A stdio child gets the default safe environment
+ * plus the server's `env`; its stderr is read line by line into debug logs so a chatty child
+ * can never block on a full pipe.
+ */
+export function createTransport(server: ServerConfig, log: Logger): Transport {
+  if (server.transport === 'stdio') {
+    const transport = new StdioClientTransport({
+      command: server.command ?? '',
+      args: [...server.args],
+      env: { ...getDefaultEnvironment(), ...server.env },
+      ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
+      stderr: 'pipe',
+    });
+    const stderr = transport.stderr;
+    if (stderr !== null) {
+      let buffered = '';
+      stderr.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) if (line.trim() !== '') log.debug({ stderr: line.slice(0, 2_000) }, 'upstream stderr');
+      });
+    }
+    return transport;
+  }
+  const url = new URL(server.url ?? '');
+  const requestInit = { headers: upstreamHeaders(server) };
+  return server.transport === 'sse' ? new SSEClientTransport(url, { requestInit }) : new StreamableHTTPClientTransport(url, { requestInit });
+}

@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import type { NatsConnection } from '@mcpbus/bus';
+import type { McpbusConfig } from '@mcpbus/config';
+import { ErrorCode, McpbusError, httpStatusOf, jsonRpcCodeOf } from '@mcpbus/protocol';
+import type { Logger } from 'pino';
+import { keyMatches, presentedKey } from './auth.js';
+import { createBusCalls } from './bus-calls.js';
+import { hostProblem, originProblem } from './http-guards.js';
+import { createGatewayServer } from './mcp-server.js';
+import { readJsonBody } from './read-body.js';
+
+export interface StartIngressOptions {
+  config: McpbusConfig;
+  nc: NatsConnection;
+  log: Logger;
+  port: number;
+  host?: string;
+}
+
+export interface IngressHandle {
+  readonly port: number;
+  readonly url: string;
+  /** Requests being served now. */
+  inflight(): number;
+  /** Stops accepting connections, lets running requests finish (up to the drain timeout). */
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function sendRpcError(res: ServerResponse, err: McpbusError, id: unknown = null): void {
+  const headers: Record<string, string> = err.code === ErrorCode.PayloadTooLarge ? { Connection: 'close' } : {};
+  if (err.code === ErrorCode.Unauthorized) headers['WWW-Authenticate'] = 'Bearer realm="mcpbus"';
+  sendJson(res, httpStatusOf(err.code), { jsonrpc: '2.0', error: { code: jsonRpcCodeOf(err), message: err.message }, id }, headers);
+}
+
+/**
+ * The ingress: a plain node:http server. It checks Host and Origin, authenticates, bounds the
+ * body, and hands MCP traffic to a stateless SDK handler whose tools live behind NATS.
+ */
+export async function startIngress(options: StartIngressOptions): Promise<IngressHandle> {
+  const { config, nc } = options;
+  const log = options.log.child({ role: 'ingress' });
+  const bus = createBusCalls(nc, config);
+  const mcp = toNodeHandler(createMcpHandler(() => createGatewayServer(config, bus, log), { onerror: (err) => log.warn({ err: err.message }, 'mcp handler error') }), {
+    maxRequestBodySize: config.settings.maxBodyBytes,
+  });
+  const settings = config.settings;
+  let active = 0;
+
+  async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const problem = hostProblem(req.headers, settings.allowedHosts) ?? originProblem(req.headers, settings.allowedOrigins, settings.allowedHosts);
+    if (problem !== undefined) return sendRpcError(res, new McpbusError(ErrorCode.Forbidden, problem));
+    if (config.masterKey !== undefined && !keyMatches(presentedKey(req.headers), config.masterKey))
+      return sendRpcError(res, new McpbusError(ErrorCode.Unauthorized, 'Unauthorized: send the mcpbus key as "Authorization: Bearer <key>" or "x-litellm-api-key: Bearer <key>"'));
+    if (req.method !== 'POST') return mcp(req, res);
+    let body: unknown;
+    try {
+      body = await readJsonBody(req, settings.maxBodyBytes);
+    } catch (err: unknown) {
+      return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
+    }
+    return mcp(req, res, body);
+  }
+
+  async function serveReadiness(res: ServerResponse): Promise<void> {
+    const natsUp = !nc.isClosed();
+    const workers = natsUp && (await bus.pingWorkers(1_000));
+    const ready = natsUp && workers;
+    sendJson(res, ready ? 200 : 503, {
+      status: ready ? 'healthy' : 'unhealthy',
+      nats: natsUp ? 'connected' : 'disconnected',
+      workers: workers ? 'responding' : 'none responding',
+    });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/mcp' || path === '/mcp/') return serveMcp(req, res);
+    if (path === '/health/liveliness' || path === '/health/liveness') return sendJson(res, 200, "I'm alive!");
+    if (path === '/health/readiness') return serveReadiness(res);
+    sendJson(res, 404, { error: { code: 'not_found', message: `No route for ${req.method ?? 'GET'} ${path}` } });
+  }
+
+  const server = createServer((req, res) => {
+    active += 1;
+    res.on('close', () => {
+      active -= 1;
+    });
+    route(req, res).catch((err: unknown) => {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  log.info({ url: `${url}/mcp` }, 'ingress listening');
+
+  let closing: Promise<void> | undefined;
+  async function drain(): Promise<void> {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const until = Date.now() + settings.drainTimeoutMs;
+    while (active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    server.closeAllConnections();
+    await closed;
+    log.info('ingress stopped');
+  }
+
+  return {
+    port,
+    url,
+    inflight: () => active,
+    close() {
+      closing ??= drain();
+      return closing;
+    },
+  };
+}

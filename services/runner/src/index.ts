@@ -1,0 +1,1 @@
+export { startRunner, type StartRunnerOptions, type RunnerHandle } from './start-runner.js';

@@ -1,0 +1,116 @@
+import { buildServerCatalog, type UpstreamTool } from '@mcpbus/catalog';
+import type { CatalogTool, ServerFailure } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError } from '@mcpbus/protocol';
+import type { ServerSessions } from '@mcpbus/upstream';
+import { upstreamFailure } from '@mcpbus/upstream';
+import type { Logger } from 'pino';
+
+/** More pages than this from one server is treated as a broken upstream, not a big catalog. */
+const MAX_PAGES = 100;
+
+interface Entry {
+  tools: CatalogTool[];
+  byName: Map<string, CatalogTool>;
+  fetchedAt: number;
+  stale: boolean;
+}
+
+export interface CatalogCache {
+  /** Tools of the given servers; a server that fails or misses its deadline is reported, not thrown. */
+  list(servers: readonly ServerSessions[], deadlineMs: number): Promise<{ tools: CatalogTool[]; failures: ServerFailure[] }>;
+  /** One tool by exposed name; refreshes the server's catalog once if the name is unknown. */
+  find(sessions: ServerSessions, exposedName: string, deadlineMs: number): Promise<CatalogTool | undefined>;
+  /** Marks a server's tools stale (upstream sent notifications/tools/list_changed). */
+  invalidate(server: string): void;
+}
+
+export interface CatalogCacheOptions {
+  ttlMs: number;
+  separator: string;
+  log: Logger;
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, server: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${server}" did not list its tools within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Each worker's view of the upstream catalogs: every page of `tools/list`, kept for `ttlMs`
+ * or until the upstream reports a change. Concurrent refreshes of one server share one fetch.
+ */
+export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
+  const entries = new Map<string, Entry>();
+  const inflight = new Map<string, Promise<Entry>>();
+
+  async function fetchAll(sessions: ServerSessions, timeoutMs: number): Promise<Entry> {
+    const client = await sessions.acquire();
+    const tools: UpstreamTool[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      let result;
+      try {
+        result = await client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, { timeout: timeoutMs });
+      } catch (err: unknown) {
+        throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
+      }
+      tools.push(...(result.tools as unknown as UpstreamTool[]));
+      cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
+      if (cursor === undefined) break;
+    }
+    const catalog = buildServerCatalog(sessions.server.name, tools, options.separator);
+    return { tools: catalog, byName: new Map(catalog.map((t) => [t.name, t])), fetchedAt: Date.now(), stale: false };
+  }
+
+  function refresh(sessions: ServerSessions, deadlineMs: number): Promise<Entry> {
+    const name = sessions.server.name;
+    let pending = inflight.get(name);
+    if (pending === undefined) {
+      pending = fetchAll(sessions, deadlineMs)
+        .then((entry) => {
+          entries.set(name, entry);
+          options.log.debug({ server: name, tools: entry.tools.length }, 'catalog refreshed');
+          return entry;
+        })
+        .finally(() => inflight.delete(name));
+      inflight.set(name, pending);
+    }
+    return withDeadline(pending, deadlineMs, name);
+  }
+
+  function fresh(server: string): Entry | undefined {
+    const entry = entries.get(server);
+    return entry !== undefined && !entry.stale && Date.now() - entry.fetchedAt < options.ttlMs ? entry : undefined;
+  }
+
+  return {
+    async list(servers, deadlineMs) {
+      const settled = await Promise.allSettled(servers.map(async (s) => fresh(s.server.name) ?? refresh(s, deadlineMs)));
+      const tools: CatalogTool[] = [];
+      const failures: ServerFailure[] = [];
+      settled.forEach((outcome, i) => {
+        const server = (servers[i] as ServerSessions).server.name;
+        if (outcome.status === 'fulfilled') tools.push(...outcome.value.tools);
+        else {
+          const err = outcome.reason instanceof McpbusError ? outcome.reason : upstreamFailure(server, outcome.reason, { timeoutMs: deadlineMs, aborted: false });
+          failures.push({ server, code: err.code, message: err.message });
+          options.log.warn({ server, err: err.message }, 'server left out of tools/list');
+        }
+      });
+      return { tools, failures };
+    },
+    async find(sessions, exposedName, deadlineMs) {
+      const hit = fresh(sessions.server.name)?.byName.get(exposedName);
+      if (hit !== undefined) return hit;
+      const entry = await refresh(sessions, deadlineMs);
+      return entry.byName.get(exposedName);
+    },
+    invalidate(server) {
+      const entry = entries.get(server);
+      if (entry !== undefined) entry.stale = true;
+    },
+  };
+}

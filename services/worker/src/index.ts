@@ -1,0 +1,1 @@
+export { startWorker, type StartWorkerOptions, type WorkerHandle } from './start-worker.js';

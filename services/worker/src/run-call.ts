@@ -1,0 +1,80 @@
+import { SERVER_INFO_META_KEY } from '@modelcontextprotocol/client';
+import type { ArgumentValidator } from '@mcpbus/catalog';
+import { ErrorCode, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
+import { upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import type { CatalogCache } from './catalog-cache.js';
+
+/** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
+const REPLY_MARGIN_MS = 50;
+
+export interface RunCallDeps {
+  catalog: CatalogCache;
+  validator: ArgumentValidator;
+  publishProgress(event: ProgressEvent): void;
+}
+
+export interface CallOutcome {
+  result: Record<string, unknown>;
+  events: number;
+}
+
+/** A tool execution error (`isError: true`), the shape MCP uses for bad arguments since 2025-11-25. */
+function toolError(text: string): Record<string, unknown> {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/** Upstream results lose the upstream's identity stamp; clients talk to mcpbus. */
+function scrubResult(result: Record<string, unknown>): Record<string, unknown> {
+  const meta = result['_meta'];
+  const { resultType, _meta, ...rest } = result;
+  const out: Record<string, unknown> = resultType === undefined || resultType === 'complete' ? rest : { ...rest, resultType };
+  if (meta !== null && typeof meta === 'object') {
+    const { [SERVER_INFO_META_KEY]: _identity, ...kept } = meta as Record<string, unknown>;
+    if (Object.keys(kept).length > 0) out['_meta'] = kept;
+  }
+  return out;
+}
+
+/**
+ * Runs one `tools/call`: resolve the exposed name, validate the arguments, call the upstream
+ * on a pooled session, and forward its progress. Never retries: a call may have side effects.
+ */
+export async function runCall(req: CallToolRequest, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
+  const server = sessions.server;
+  const remaining = (): number => req.deadlineAt - Date.now() - REPLY_MARGIN_MS;
+  if (remaining() <= 0) throw new McpbusError(ErrorCode.Timeout, `call of ${req.name} reached its deadline before it started`);
+
+  const entry = await deps.catalog.find(sessions, req.name, Math.min(remaining(), server.timeoutMs));
+  if (entry === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${req.name}`, { data: { server: server.name } });
+
+  const args = req.arguments ?? {};
+  const check = deps.validator.check(entry.tool.inputSchema, args);
+  if (!check.ok) return { result: toolError(`Invalid arguments for tool ${req.name}:\n${check.problems.map((p) => `- ${p}`).join('\n')}`), events: 0 };
+
+  const client = await sessions.acquire();
+  const timeoutMs = Math.max(1, Math.min(server.timeoutMs, remaining()));
+  let seq = 0;
+  try {
+    const result = await client.request(
+      { method: 'tools/call', params: { name: entry.upstreamName, arguments: args } },
+      {
+        signal,
+        timeout: timeoutMs,
+        ...(req.progress
+          ? {
+              onprogress: (p: { progress: number; total?: number; message?: string }) => {
+                seq += 1;
+                const event: ProgressEvent = { v: 1, type: 'progress', callId: req.callId, seq, progress: p.progress };
+                if (typeof p.total === 'number') event.total = p.total;
+                if (typeof p.message === 'string') event.message = p.message;
+                deps.publishProgress(event);
+              },
+            }
+          : {}),
+      },
+    );
+    return { result: scrubResult(result as unknown as Record<string, unknown>), events: seq };
+  } catch (err: unknown) {
+    throw upstreamFailure(server.name, err, { timeoutMs, aborted: signal.aborted });
+  }
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { createArgumentValidator } from '@mcpbus/catalog';
+import type { McpbusConfig } from '@mcpbus/config';
+import { decodeBody, encodeJson, errorReply, type Msg, type NatsConnection, type Subscription } from '@mcpbus/bus';
+import {
+  ErrorCode,
+  McpbusError,
+  WORKER_QUEUE,
+  createSubjects,
+  serverFromToken,
+  type CallToolRequest,
+  type CancelMessage,
+  type ListToolsRequest,
+} from '@mcpbus/protocol';
+import { createServerSessions, type ServerSessions } from '@mcpbus/upstream';
+import type { Logger } from 'pino';
+import { createCatalogCache } from './catalog-cache.js';
+import { runCall } from './run-call.js';
+
+export interface StartWorkerOptions {
+  config: McpbusConfig;
+  nc: NatsConnection;
+  log: Logger;
+  /** Shown in logs and ping replies; random by default. */
+  workerId?: string;
+}
+
+export interface WorkerHandle {
+  readonly workerId: string;
+  /** Calls running now. */
+  inflight(): number;
+  /** Stops taking requests, waits for running calls (up to the drain timeout), closes upstreams. */
+  close(): Promise<void>;
+}
+
+/**
+ * A worker: answers list and call requests in the workers' queue group, keeps pooled upstream
+ * sessions and a catalog per server, and listens for cancellations of the calls it runs.
+ */
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
+  const { config, nc } = options;
+  const workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+  const log = options.log.child({ role: 'worker', workerId });
+  const subjects = createSubjects(config.settings.subjectRoot);
+  const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
+  const validator = createArgumentValidator();
+  const sessions = new Map<string, ServerSessions>(
+    config.servers.map((server) => [
+      server.name,
+      createServerSessions({ server, log, onToolsChanged: () => catalog.invalidate(server.name) }),
+    ]),
+  );
+  const running = new Map<string, AbortController>();
+  let closing: Promise<void> | undefined;
+
+  const respond = (msg: Msg, body: unknown): void => {
+    if (msg.reply !== undefined && msg.reply !== '') msg.respond(encodeJson(body));
+  };
+
+  async function onList(msg: Msg): Promise<void> {
+    const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
+    const wanted = req.servers === undefined ? [...sessions.values()] : req.servers.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
+    const budget = Math.max(1, Math.min(config.settings.listDeadlineMs, req.deadlineAt - Date.now() - 50));
+    const result = await catalog.list(wanted, budget);
+    respond(msg, { ok: true, result });
+  }
+
+  async function onCall(msg: Msg): Promise<void> {
+    const req = decodeBody<CallToolRequest>(msg.data, 'CallToolRequest');
+    const server = sessions.get(req.server);
+    if (server === undefined || serverFromToken(msg.subject.split('.').at(-1) ?? '') !== req.server)
+      throw new McpbusError(ErrorCode.UnknownServer, `Unknown tool: ${req.name} (no server "${req.server}" is configured)`);
+    const abort = new AbortController();
+    running.set(req.callId, abort);
+    const callLog = log.child({ callId: req.callId, server: req.server, tool: req.name });
+    const started = Date.now();
+    try {
+      const outcome = await runCall(req, server, abort.signal, {
+        catalog,
+        validator,
+        publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
+      });
+      callLog.debug({ ms: Date.now() - started, isError: outcome.result['isError'] === true }, 'call finished');
+      respond(msg, { ok: true, result: outcome.result, events: outcome.events });
+    } finally {
+      running.delete(req.callId);
+    }
+  }
+
+  function handle(kind: string, work: (msg: Msg) => Promise<void>) {
+    return (err: Error | null, msg: Msg): void => {
+      if (err !== null) {
+        log.error({ err: err.message }, `${kind} subscription failed`);
+        return;
+      }
+      work(msg).catch((failure: unknown) => {
+        if (!(failure instanceof McpbusError)) log.error({ err: failure instanceof Error ? failure.message : String(failure) }, `${kind} failed unexpectedly`);
+        respond(msg, errorReply(failure));
+      });
+    };
+  }
+
+  const subs: Subscription[] = [
+    nc.subscribe(subjects.toolsList(), { queue: WORKER_QUEUE, callback: handle('tools/list', onList) }),
+    nc.subscribe(subjects.toolsCallAny(), { queue: WORKER_QUEUE, callback: handle('tools/call', onCall) }),
+    nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', async (msg) => respond(msg, { ok: true, result: { workerId } })) }),
+  ];
+  // Cancels are broadcast: only the worker running the call acts on one.
+  const cancelSub = nc.subscribe(subjects.callCancelAny(), {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      try {
+        const cancel = decodeBody<CancelMessage>(msg.data, 'CancelMessage');
+        const abort = running.get(cancel.callId);
+        if (abort !== undefined) {
+          log.info({ callId: cancel.callId, reason: cancel.reason }, 'call cancelled by caller');
+          abort.abort(new McpbusError(ErrorCode.Cancelled, cancel.reason ?? 'cancelled by the caller'));
+        }
+      } catch (failure: unknown) {
+        log.warn({ err: failure instanceof Error ? failure.message : String(failure) }, 'ignored malformed cancel message');
+      }
+    },
+  });
+  await nc.flush();
+  log.info({ servers: [...sessions.keys()] }, 'worker ready');
+
+  async function drain(): Promise<void> {
+    await Promise.allSettled(subs.map((s) => s.drain()));
+    const until = Date.now() + config.settings.drainTimeoutMs;
+    while (running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    if (running.size > 0) {
+      log.warn({ calls: running.size }, 'drain timeout: cancelling calls still running');
+      for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'worker is shutting down'));
+    }
+    cancelSub.unsubscribe();
+    await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    log.info('worker stopped');
+  }
+
+  return {
+    workerId,
+    inflight: () => running.size,
+    close() {
+      closing ??= drain();
+      return closing;
+    },
+  };
+}
