@@ -1,0 +1,109 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
+import { FAILURES_META_KEY } from '@mcpbus/ingress';
+import { connectClient, textOf, type TestClient } from '../harness/clients.js';
+import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
+
+/** A port nothing listens on (bound once, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let gateway: TestGateway;
+let client: TestClient;
+let flaky: FixtureHttpHandle;
+let flakyPort: number;
+
+beforeAll(async () => {
+  flaky = await startFixtureHttp({ port: 0 });
+  flakyPort = flaky.port;
+  gateway = await startGateway({
+    servers: {
+      fx: fixtureStdio({ timeout_ms: 1500 }),
+      down: { url: `http://127.0.0.1:${await freePort()}/mcp` },
+      flaky: { url: flaky.url },
+    },
+    settings: { list_deadline_ms: 3000 },
+  });
+  client = await connectClient('v2-legacy', gateway.url, gateway.headers);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await gateway?.close();
+  await flaky?.close();
+});
+
+describe('when upstreams fail', () => {
+  it('lists the healthy upstreams and reports the dead one in _meta', async () => {
+    const listed = await client.listTools();
+    const names = listed.tools.map((t) => t.name);
+    expect(names).toContain('fx-echo');
+    expect(names).toContain('flaky-echo');
+    expect(names.some((n) => n.startsWith('down-'))).toBe(false);
+    const failures = listed._meta?.[FAILURES_META_KEY] as { server: string; code: string; message: string }[];
+    expect(failures).toEqual([expect.objectContaining({ server: 'down', code: 'upstream_unavailable' })]);
+    expect(failures[0]?.message).toContain('"down"');
+  });
+
+  it('fails a call to a dead upstream with an error naming the server', async () => {
+    await expect(client.callTool('down-echo', { text: 'x' })).rejects.toMatchObject({ code: -32010, message: expect.stringContaining('upstream server "down"') });
+  });
+
+  it('reports an upstream killed mid-call, then restarts the stdio child', async () => {
+    await expect(client.callTool('fx-crash', { afterMs: 50 })).rejects.toMatchObject({ message: expect.stringContaining('upstream server "fx"') });
+    // The crashed child is replaced; the next call succeeds without operator action.
+    let text = '';
+    for (let attempt = 0; attempt < 40 && text === ''; attempt += 1) {
+      try {
+        text = textOf(await client.callTool('fx-echo', { text: 'back' }));
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    expect(text).toBe('back');
+  });
+
+  it('times out a call that outlives the server timeout, naming the server, and stays usable', async () => {
+    await expect(client.callTool('fx-sleep', { ms: 5000 })).rejects.toMatchObject({ code: -32001, message: expect.stringContaining('"fx" did not answer within') });
+    expect(textOf(await client.callTool('fx-echo', { text: 'still here' }))).toBe('still here');
+  });
+
+  it('reconnects to an HTTP upstream that went away and came back', async () => {
+    expect(textOf(await client.callTool('flaky-echo', { text: 'one' }))).toBe('one');
+    await flaky.close();
+    await expect(client.callTool('flaky-echo', { text: 'two' })).rejects.toMatchObject({ message: expect.stringContaining('"flaky"') });
+    flaky = await startFixtureHttp({ port: flakyPort });
+    let text = '';
+    for (let attempt = 0; attempt < 60 && text === ''; attempt += 1) {
+      try {
+        text = textOf(await client.callTool('flaky-echo', { text: 'three' }));
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    expect(text).toBe('three');
+  });
+});
+
+describe('when no worker is running', () => {
+  it('fails fast with a clear error and readiness reports it', async () => {
+    const lonely = await startGateway({ servers: { fx: fixtureStdio() }, workers: 0 });
+    try {
+      const c = await connectClient('v2-legacy', lonely.url, lonely.headers);
+      await expect(c.callTool('fx-echo', { text: 'x' })).rejects.toMatchObject({ code: -32011, message: expect.stringContaining('no mcpbus worker') });
+      await expect(c.listTools()).rejects.toMatchObject({ code: -32011 });
+      await c.close();
+      const readiness = await fetch(lonely.url.replace('/mcp', '/health/readiness'));
+      expect(readiness.status).toBe(503);
+      expect(await readiness.json()).toMatchObject({ nats: 'connected', workers: 'none responding' });
+    } finally {
+      await lonely.close();
+    }
+  });
+});
