@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { connectClient, textOf } from '../harness/clients.js';
+import { fixtureStdio } from '../harness/gateway.js';
+import { CLI_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from '../harness/paths.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mcpbus-cli-'));
+
+function writeConfig(doc: unknown): string {
+  const path = join(dir, `${randomBytes(4).toString('hex')}.yaml`);
+  writeFileSync(path, typeof doc === 'string' ? doc : stringify(doc));
+  return path;
+}
+
+function cli(args: string[]): ChildProcess & { output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NATS_URL, REDIS_URL, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return Object.assign(child, { output: () => output, exited });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('mcpbus start', () => {
+  it('refuses a bad config, listing every problem by path, with a non-zero exit', async () => {
+    const path = writeConfig({
+      mcp_servers: { github: { url: 'not a url' }, 'bad-name': { command: 'x' }, local: { transport: 'stdio' } },
+      general_settings: { master_key: 'os.environ/MCPBUS_TEST_UNSET_KEY' },
+    });
+    const run = cli(['start', '--config', path, '--port', '0']);
+    expect(await run.exited).not.toBe(0);
+    const out = run.output();
+    expect(out).toContain('mcp_servers.github.url: must be a URL');
+    expect(out).toContain('mcp_servers.bad-name');
+    expect(out).toContain('mcp_servers.local.command');
+    expect(out).toContain('general_settings.master_key: environment variable MCPBUS_TEST_UNSET_KEY is not set');
+  });
+
+  it('rejects an unknown role', async () => {
+    const run = cli(['start', '--config', writeConfig({}), '--role', 'bogus']);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain('unknown role "bogus"');
+  });
+
+  it('runs the roles it is given, and on SIGTERM drains an in-flight call before exiting 0', async () => {
+    const port = await freePort();
+    const path = writeConfig({
+      mcp_servers: { fx: fixtureStdio() },
+      general_settings: { master_key: 'sk-cli' },
+      mcpbus_settings: { subject_root: `t${randomBytes(6).toString('hex')}` },
+    });
+    const run = cli(['start', '--config', path, '--port', String(port), '--role', 'ingress', '--role', 'worker']);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${base}/health/readiness`)).status === 200, 20_000);
+      expect(run.output()).not.toContain('runner ready');
+      const client = await connectClient('v2-legacy', `${base}/mcp`, { Authorization: 'Bearer sk-cli' });
+      const call = client.callTool('fx-slow', { steps: 10, delayMs: 100 });
+      await new Promise((r) => setTimeout(r, 300));
+      run.kill('SIGTERM');
+      expect(textOf(await call)).toBe('done after 10 steps');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('draining in-flight calls');
+      await client.close().catch(() => undefined);
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+});

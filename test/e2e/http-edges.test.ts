@@ -1,0 +1,106 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
+
+let gateway: TestGateway;
+const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+const LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+
+beforeAll(async () => {
+  gateway = await startGateway({ servers: { fx: fixtureStdio() }, settings: { max_body_bytes: 4096 } });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+});
+
+function post(headers: Record<string, string>, body: string = LIST): Promise<Response> {
+  return fetch(gateway.url, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
+}
+
+/** Node's fetch cannot set Host, so the Host check is tested with http.request. */
+function postWithHost(host: string): Promise<{ status: number; body: string }> {
+  const url = new URL(gateway.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...MCP_HEADERS, Host: host, Authorization: `Bearer ${MASTER_KEY}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(LIST);
+  });
+}
+
+describe('authentication', () => {
+  it('refuses a missing or wrong key with 401 and a JSON-RPC error', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer wrong' }, { 'x-litellm-api-key': 'Bearer wrong' }]) {
+      const res = await post(headers);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringContaining('Unauthorized') }, id: null });
+    }
+  });
+
+  it('accepts the master key as Authorization or x-litellm-api-key', async () => {
+    for (const headers of [{ Authorization: `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': MASTER_KEY }]) {
+      const res = await post(headers);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('fx-echo');
+    }
+  });
+});
+
+describe('request guards', () => {
+  it('rejects a foreign Host header with 403', async () => {
+    const evil = await postWithHost('evil.example.com');
+    expect(evil.status).toBe(403);
+    expect(JSON.parse(evil.body)).toMatchObject({ error: { message: expect.stringContaining('Invalid Host') } });
+    expect((await postWithHost(`localhost:${new URL(gateway.url).port}`)).status).toBe(200);
+  });
+
+  it('rejects a foreign Origin with 403 and accepts a local one', async () => {
+    const auth = { Authorization: `Bearer ${MASTER_KEY}` };
+    const evil = await post({ ...auth, Origin: 'http://evil.example.com' });
+    expect(evil.status).toBe(403);
+    expect((await post({ ...auth, Origin: 'http://localhost:3000' })).status).toBe(200);
+  });
+
+  it('answers an oversized body with 413', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'fx-echo', arguments: { text: 'x'.repeat(10_000) } } });
+    const res = await post({ Authorization: `Bearer ${MASTER_KEY}` }, big);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { message: expect.stringContaining('max_body_bytes') } });
+  });
+
+  it('answers malformed JSON with 400 and -32700, and keeps serving', async () => {
+    const res = await post({ Authorization: `Bearer ${MASTER_KEY}` }, '{"jsonrpc": "2.0", "id": 1, "method": ');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: -32700 } });
+    expect((await post({ Authorization: `Bearer ${MASTER_KEY}` })).status).toBe(200);
+  });
+
+  it('answers a well-formed body that is not JSON-RPC with a JSON-RPC error', async () => {
+    const res = await post({ Authorization: `Bearer ${MASTER_KEY}` }, JSON.stringify({ hello: 'world' }));
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) } });
+  });
+
+  it('rejects an unsupported MCP-Protocol-Version with 400', async () => {
+    const res = await post({ Authorization: `Bearer ${MASTER_KEY}`, 'MCP-Protocol-Version': '1999-01-01' });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('health', () => {
+  it('answers liveliness and readiness (NATS up, a worker responding)', async () => {
+    const base = gateway.url.replace('/mcp', '');
+    const live = await fetch(`${base}/health/liveliness`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${base}/health/readiness`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'healthy', nats: 'connected', workers: 'responding' });
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
