@@ -34,7 +34,7 @@ function postWithHost(host: string): Promise<{ status: number; body: string }> {
 
 describe('authentication', () => {
   it('refuses a missing or wrong key with 401 and a JSON-RPC error', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer wrong' }, { 'x-litellm-api-key': 'Bearer wrong' }]) {
+    for (const headers of [{}, { Authorization: 'Bearer wrong' }, { 'x-litellm-api-key': 'Bearer wrong' }] as Record<string, string>[]) {
       const res = await post(headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('Bearer');
@@ -43,7 +43,7 @@ describe('authentication', () => {
   });
 
   it('accepts the master key as Authorization or x-litellm-api-key', async () => {
-    for (const headers of [{ Authorization: `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': MASTER_KEY }]) {
+    for (const headers of [{ Authorization: `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, { 'x-litellm-api-key': MASTER_KEY }] as Record<string, string>[]) {
       const res = await post(headers);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('fx-echo');

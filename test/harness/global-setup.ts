@@ -41,8 +41,9 @@ export default async function setup(): Promise<() => Promise<void>> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return async () => {
+  return () => {
     for (const child of started) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    return Promise.resolve();
   };
 }

@@ -73,7 +73,7 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
           : {}),
       },
     );
-    return { result: scrubResult(result as unknown as Record<string, unknown>), events: seq };
+    return { result: scrubResult(result), events: seq };
   } catch (err: unknown) {
     throw upstreamFailure(server.name, err, { timeoutMs, aborted: signal.aborted });
   }

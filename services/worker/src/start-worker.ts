@@ -103,7 +103,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subs: Subscription[] = [
     nc.subscribe(subjects.toolsList(), { queue: WORKER_QUEUE, callback: handle('tools/list', onList) }),
     nc.subscribe(subjects.toolsCallAny(), { queue: WORKER_QUEUE, callback: handle('tools/call', onCall) }),
-    nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', async (msg) => respond(msg, { ok: true, result: { workerId } })) }),
+    nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
   // Cancels are broadcast: only the worker running the call acts on one.
   const cancelSub = nc.subscribe(subjects.callCancelAny(), {
