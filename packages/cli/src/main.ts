@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfigOrReport, startCommand } from './start-command.js';
+import { loadConfigOrReport } from '@mcpbus/runtime';
+import { startCommand } from './start-command.js';
 import { ROLES, type Role } from './run-roles.js';
 
 const USAGE = `usage:

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { ConfigError, loadConfigFile, loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
+import { loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
+import { loadConfigOrReport, untilSignal } from '@mcpbus/runtime';
 import { createLogger, type Logger } from '@mcpbus/logging';
 import { ensureInfra, type InfraService } from './infra.js';
 import { runRoles, type Role } from './run-roles.js';
@@ -12,19 +13,6 @@ export interface StartArgs {
   env: Record<string, string | undefined>;
   /** Where locally started nats-server / redis-server keep their data. */
   dataRoot?: string;
-}
-
-/** Loads the config, printing every problem and returning undefined when it is invalid. */
-export async function loadConfigOrReport(path: string, env: Record<string, string | undefined>): Promise<McpbusConfig | undefined> {
-  try {
-    return await loadConfigFile(path, { env });
-  } catch (err: unknown) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`mcpbus: ${path} is not a valid config:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
-      return undefined;
-    }
-    throw err;
-  }
 }
 
 function logConfigSummary(config: McpbusConfig, log: Logger): void {
@@ -64,28 +52,8 @@ export async function startCommand(args: StartArgs): Promise<number> {
   }
   log.info({ roles: args.roles, url: roles.ingress === undefined ? undefined : `${roles.ingress.url}/mcp` }, 'mcpbus started');
 
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting without waiting');
-        done(1);
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'draining in-flight calls, then exiting');
-      roles
-        .close()
-        .then(() => infra.stop())
-        .then(
-          () => done(0),
-          (err: unknown) => {
-            log.error({ err: String(err) }, 'shutdown failed');
-            done(1);
-          },
-        );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  return untilSignal(async () => {
+    await roles.close();
+    await infra.stop();
+  }, log);
 }

@@ -123,6 +123,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   });
   await nc.flush();
   log.info({ servers: [...sessions.keys()] }, 'worker ready');
+  // Warm the pools and catalogs in the background so the first client does not pay for
+  // spawning stdio servers and probing eras; failures here are retried on first use.
+  void catalog.list([...sessions.values()], config.settings.listDeadlineMs).catch(() => undefined);
 
   async function drain(): Promise<void> {
     await Promise.allSettled(subs.map((s) => s.drain()));

@@ -1,0 +1,12 @@
+import { connectBus } from '@mcpbus/bus';
+import { runService } from '@mcpbus/runtime';
+import { startWorker } from './start-worker.js';
+
+// A worker-only process: `node --import tsx services/worker/src/main.ts --config FILE`.
+process.exit(
+  await runService('worker', process.argv.slice(2), process.env, async ({ config, runtime, log }) => {
+    const nc = await connectBus({ url: runtime.natsUrl, name: `mcpbus-worker-${process.pid}` });
+    const worker = await startWorker({ config, nc, log });
+    return { close: () => worker.close().finally(() => nc.drain()) };
+  }),
+);
