@@ -12,6 +12,7 @@ beforeAll(async () => {
     servers: {
       fx: fixtureStdio(),
       web: { url: upstream.url, auth_type: 'bearer_token', auth_value: 'upstream-secret' },
+      narrow: { url: upstream.url, allowed_tools: ['echo', 'add'], disallowed_tools: ['add'] },
     },
   });
 });
@@ -104,6 +105,18 @@ describe.each(CLIENT_KINDS)('relay through /mcp with the %s client', (kind) => {
 
   it('answers ping', async () => {
     await expect(client.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('LiteLLM tool filters', () => {
+  it('exposes only allowed tools and treats the rest as unknown', async () => {
+    const client = await connectClient('v2-legacy', gateway.url, gateway.headers);
+    const names = (await client.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('narrow-'));
+    expect(names).toEqual(['narrow-echo']);
+    expect(textOf(await client.callTool('narrow-echo', { text: 'ok' }))).toBe('ok');
+    await expect(client.callTool('narrow-add', { a: 1, b: 2 })).rejects.toMatchObject({ code: -32602 });
+    await expect(client.callTool('narrow-whoami', {})).rejects.toMatchObject({ code: -32602 });
+    await client.close();
   });
 });
 

@@ -18,15 +18,14 @@ import type { AuthType, ServerConfig, TransportKind } from './types.js';
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'url', 'transport', 'description', 'auth_type', 'auth_value', 'headers', 'static_headers',
-  'spec_version', 'timeout_ms', 'pool_size', 'command', 'args', 'env', 'cwd',
+  'spec_version', 'timeout_ms', 'pool_size', 'command', 'args', 'env', 'cwd', 'allowed_tools', 'disallowed_tools',
 ]);
 
-// LiteLLM server keys a copied config may carry. mcpbus has no equivalent (access control, tool
-// filtering, OAuth, UI metadata), so they are accepted and ignored rather than failing the load.
+// LiteLLM server keys a copied config may carry. mcpbus has no equivalent yet (access groups,
+// OAuth, UI metadata), so they are accepted and ignored rather than failing the load.
 // `static_headers` is not here: it is LiteLLM's name for `headers` and is merged into them.
 const TOLERATED_LITELLM_KEYS: ReadonlySet<string> = new Set([
-  'alias', 'server_id', 'server_name', 'mcp_info', 'access_groups', 'allowed_tools', 'disallowed_tools',
-  'allowed_params', 'extra_headers', 'allow_all_keys', 'authentication_token',
+  'alias', 'server_id', 'server_name', 'mcp_info', 'access_groups', 'allowed_params', 'extra_headers', 'allow_all_keys', 'authentication_token',
   'client_id', 'client_secret', 'scopes', 'authorization_url', 'token_url', 'registration_url',
 ]);
 
@@ -158,6 +157,15 @@ function readOptional(ctx: Ctx, map: RawMap, path: string, server: Mutable<Serve
   }
   if (!isAbsent(map.get('pool_size'))) {
     server.poolSize = readInteger(ctx, map.get('pool_size'), at('pool_size'), 1, MAX_POOL_SIZE) ?? server.poolSize;
+  }
+  // LiteLLM's tool filters, by upstream tool name: honoured, never silently dropped.
+  if (!isAbsent(map.get('allowed_tools'))) {
+    const allowed = readStringList(ctx, map.get('allowed_tools'), at('allowed_tools'));
+    if (allowed !== undefined) server.allowedTools = allowed;
+  }
+  if (!isAbsent(map.get('disallowed_tools'))) {
+    const disallowed = readStringList(ctx, map.get('disallowed_tools'), at('disallowed_tools'));
+    if (disallowed !== undefined) server.disallowedTools = disallowed;
   }
 }
 

@@ -25,6 +25,10 @@ export interface ServerConfig {
   readonly timeoutMs: number;
   /** Upstream sessions kept open for this server. */
   readonly poolSize: number;
+  /** Only these upstream tools are exposed (LiteLLM `allowed_tools`). */
+  readonly allowedTools?: readonly string[];
+  /** These upstream tools are never exposed (LiteLLM `disallowed_tools`). */
+  readonly disallowedTools?: readonly string[];
 }
 
 /** mcpbus's own settings (`mcpbus_settings:`); every key has a default. */

@@ -327,6 +327,13 @@ mcp_servers:
     expect(problemsOf(text)).toEqual(['mcp_servers.s.colour: unknown key']);
   });
 
+  it('reads LiteLLM tool filters', () => {
+    const s = server('mcp_servers: { s: { command: node, allowed_tools: [a, b], disallowed_tools: [b] } }');
+    expect(s.allowedTools).toEqual(['a', 'b']);
+    expect(s.disallowedTools).toEqual(['b']);
+    expect(problemsOf('mcp_servers: { s: { command: node, allowed_tools: a } }')).toEqual(['mcp_servers.s.allowed_tools: must be a list of strings']);
+  });
+
   it('reports type and range problems all together', () => {
     const problems = problemsOf(`
 mcp_servers:

@@ -3,6 +3,7 @@ import type { CatalogTool, ServerFailure } from '@mcpbus/protocol';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
 import { upstreamFailure } from '@mcpbus/upstream';
+import type { ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
 
 /** More pages than this from one server is treated as a broken upstream, not a big catalog. */
@@ -28,6 +29,12 @@ export interface CatalogCacheOptions {
   ttlMs: number;
   separator: string;
   log: Logger;
+}
+
+/** Applies the server's `allowed_tools` / `disallowed_tools`; a filtered tool is unknown to clients. */
+function isExposed(server: ServerConfig, tool: string): boolean {
+  if (server.allowedTools !== undefined && !server.allowedTools.includes(tool)) return false;
+  return server.disallowedTools === undefined || !server.disallowedTools.includes(tool);
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number, server: string): Promise<T> {
@@ -61,7 +68,7 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
       if (cursor === undefined) break;
     }
-    const catalog = buildServerCatalog(sessions.server.name, tools, options.separator);
+    const catalog = buildServerCatalog(sessions.server.name, tools.filter((t) => isExposed(sessions.server, t.name)), options.separator);
     return { tools: catalog, byName: new Map(catalog.map((t) => [t.name, t])), fetchedAt: Date.now(), stale: false };
   }
 
