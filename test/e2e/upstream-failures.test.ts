@@ -107,3 +107,18 @@ describe('when no worker is running', () => {
     }
   });
 });
+
+describe('catalog refresh', () => {
+  it('picks up tools an upstream adds, when it sends notifications/tools/list_changed', async () => {
+    const before = (await client.listTools()).tools.map((t) => t.name);
+    expect(before).not.toContain('fx-grown_tool');
+    expect(textOf(await client.callTool('fx-grow', { name: 'grown_tool' }))).toBe('added grown_tool');
+    let names: string[] = [];
+    for (let attempt = 0; attempt < 40 && !names.includes('fx-grown_tool'); attempt += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      names = (await client.listTools()).tools.map((t) => t.name);
+    }
+    expect(names).toContain('fx-grown_tool');
+    expect(textOf(await client.callTool('fx-grown_tool', {}))).toBe('grown_tool ran');
+  });
+});

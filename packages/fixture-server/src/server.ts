@@ -12,11 +12,25 @@ export interface FixtureServerOptions {
 
 const toolsByName = new Map<string, FixtureTool>(FIXTURE_TOOLS.map(tool => [tool.definition.name, tool]));
 
+/** `grow` adds a tool to this server instance and sends notifications/tools/list_changed. */
+export const GROW_TOOL: FixtureTool["definition"] = {
+  name: 'grow',
+  description: 'Adds a tool with the given name (it echoes its input) and notifies tools/list_changed.',
+  inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+};
+
+function grownTool(name: string): FixtureTool {
+  return {
+    definition: { name, description: 'Added at run time by grow.', inputSchema: { type: 'object' } },
+    run: () => Promise.resolve({ content: [{ type: 'text', text: `${name} ran` }] }),
+  };
+}
+
 // The cursor is the offset of the page's first tool, as a decimal string.
-function pageStart(cursor: string | undefined): number {
+function pageStart(cursor: string | undefined, total: number): number {
   if (cursor === undefined) return 0;
   const offset = /^\d+$/.test(cursor) ? Number(cursor) : NaN;
-  if (!Number.isSafeInteger(offset) || offset >= FIXTURE_TOOLS.length) {
+  if (!Number.isSafeInteger(offset) || offset >= total) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
   }
   return offset;
@@ -35,15 +49,31 @@ export function createFixtureServer(options: FixtureServerOptions = {}): Server 
     { capabilities: { tools: { listChanged: true } } },
   );
 
+  // Tools added at run time by `grow`; they live as long as this server instance (a stdio
+  // session), which is what a test of notifications/tools/list_changed needs.
+  const grown: FixtureTool[] = [];
+  const grow: FixtureTool = {
+    definition: GROW_TOOL,
+    run: async args => {
+      const name = typeof args['name'] === 'string' ? args['name'] : '';
+      if (!/^[A-Za-z0-9_]{1,32}$/.test(name)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'name must be 1-32 of A-Za-z0-9_');
+      grown.push(grownTool(name));
+      await server.sendToolListChanged();
+      return { content: [{ type: 'text', text: `added ${name}` }] };
+    },
+  };
+  const allTools = (): FixtureTool[] => [...FIXTURE_TOOLS, grow, ...grown];
+
   server.setRequestHandler('tools/list', req => {
-    const start = pageStart(req.params?.cursor);
-    const end = pageSize === 0 ? FIXTURE_TOOLS.length : Math.min(start + pageSize, FIXTURE_TOOLS.length);
-    const tools = FIXTURE_TOOLS.slice(start, end).map(tool => tool.definition);
-    return end < FIXTURE_TOOLS.length ? { tools, nextCursor: String(end) } : { tools };
+    const tools = allTools();
+    const start = pageStart(req.params?.cursor, tools.length);
+    const end = pageSize === 0 ? tools.length : Math.min(start + pageSize, tools.length);
+    const page = tools.slice(start, end).map(tool => tool.definition);
+    return end < tools.length ? { tools: page, nextCursor: String(end) } : { tools: page };
   });
 
   server.setRequestHandler('tools/call', async (req, ctx) => {
-    const tool = toolsByName.get(req.params.name);
+    const tool = toolsByName.get(req.params.name) ?? [grow, ...grown].find(t => t.definition.name === req.params.name);
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
     const result = await tool.run(req.params.arguments ?? {}, ctx, env);
     // The codec's era-specific shaping of structuredContent; low-level handlers apply it themselves.

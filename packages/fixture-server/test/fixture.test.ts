@@ -2,11 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ProtocolError, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { FIXTURE_TOOLS, LONG_TOOL_NAME, startFixtureHttp, type FixtureHttpHandle } from '../src/index.js';
+import { FIXTURE_TOOLS, GROW_TOOL, LONG_TOOL_NAME, startFixtureHttp, type FixtureHttpHandle } from '../src/index.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const ALL_NAMES = FIXTURE_TOOLS.map(tool => tool.definition.name);
+const ALL_NAMES = [...FIXTURE_TOOLS.map(tool => tool.definition.name), GROW_TOOL.name];
 const info = { name: 'fixture-test', version: '0.0.0' };
 
 function textOf(result: CallToolResult): string {

@@ -77,6 +77,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   async function open(slot: Slot): Promise<Client> {
     const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: negotiationFor(server) } });
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice');
+    // 2025 sessions deliver this notification unsolicited; 2026 ones on the listen stream below.
     client.setNotificationHandler('notifications/tools/list_changed', () => options.onToolsChanged?.());
     const transport = createTransport(server, log);
     try {
@@ -96,14 +97,37 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       era = detected;
       log.info({ era: detected, where: describeServer(server) }, 'upstream era detected');
     }
+    if (detected === 'modern') void listenForToolChanges(client, slot);
     client.onclose = () => {
       if (slot.client !== client) return;
       slot.client = undefined;
       if (closed) return;
       log.warn('upstream session closed; reconnecting');
+      // A restarted upstream may list different tools.
+      options.onToolsChanged?.();
       schedule(slot);
     };
     return client;
+  }
+
+  /**
+   * A 2026 upstream sends notifications/tools/list_changed only on a subscriptions/listen
+   * stream. If that stream ends while the session lives on, the catalog is marked stale so no
+   * change can be missed, and the stream is opened again.
+   */
+  async function listenForToolChanges(client: Client, slot: Slot): Promise<void> {
+    if (client.getServerCapabilities()?.tools?.listChanged !== true) return;
+    try {
+      const subscription = await client.listen({ toolsListChanged: true });
+      const ended = await subscription.closed;
+      if (ended !== 'local' && slot.client === client && !closed) {
+        options.onToolsChanged?.();
+        await new Promise((r) => setTimeout(r, backoff.initialMs).unref());
+        if (slot.client === client && !closed) void listenForToolChanges(client, slot);
+      }
+    } catch (err: unknown) {
+      log.debug({ err: err instanceof Error ? err.message : String(err) }, 'upstream refused subscriptions/listen; relying on the catalog TTL');
+    }
   }
 
   function connect(slot: Slot): Promise<Client> {
