@@ -1,18 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LONG_TOOL_NAME, startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
+import { LONG_TOOL_NAME, startFixtureHttp, startFixtureSse, type FixtureHttpHandle, type FixtureSseHandle } from '@mcpbus/fixture-server';
 import { CLIENT_KINDS, connectClient, textOf, type TestClient } from '../harness/clients.js';
 import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
 
 let upstream: FixtureHttpHandle;
+let legacy: FixtureSseHandle;
 let gateway: TestGateway;
 
 beforeAll(async () => {
   upstream = await startFixtureHttp({ port: 0, pageSize: 4 });
+  legacy = await startFixtureSse({ port: 0 });
   gateway = await startGateway({
     servers: {
       fx: fixtureStdio(),
       web: { url: upstream.url, auth_type: 'bearer_token', auth_value: 'upstream-secret' },
       narrow: { url: upstream.url, allowed_tools: ['echo', 'add'], disallowed_tools: ['add'] },
+      // A URL not ending in /mcp means the 2024-11-05 HTTP+SSE transport.
+      old: { url: legacy.url },
     },
   });
 });
@@ -20,6 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.close();
   await upstream?.close();
+  await legacy?.close();
 });
 
 describe.each(CLIENT_KINDS)('relay through /mcp with the %s client', (kind) => {
@@ -37,6 +42,7 @@ describe.each(CLIENT_KINDS)('relay through /mcp with the %s client', (kind) => {
     for (const tool of ['echo', 'add', 'slow', 'fail', 'validate_me', 'whoami']) {
       expect(names).toContain(`fx-${tool}`);
       expect(names).toContain(`web-${tool}`);
+      expect(names).toContain(`old-${tool}`);
     }
     // The HTTP fixture pages its list 4 tools at a time; the gateway must walk every page.
     expect(names.filter((n) => n.startsWith('web-'))).toHaveLength(names.filter((n) => n.startsWith('fx-')).length);
@@ -46,8 +52,9 @@ describe.each(CLIENT_KINDS)('relay through /mcp with the %s client', (kind) => {
     expect(names.every((n) => /^[A-Za-z0-9_.-]{1,64}$/.test(n))).toBe(true);
   });
 
-  it('calls tools on both upstreams and returns their results unchanged', async () => {
+  it('calls tools on stdio, Streamable HTTP and legacy SSE upstreams and returns their results unchanged', async () => {
     expect(textOf(await client.callTool('fx-echo', { text: `hi ${kind}` }))).toBe(`hi ${kind}`);
+    expect(textOf(await client.callTool('old-echo', { text: `sse ${kind}` }))).toBe(`sse ${kind}`);
     const sum = await client.callTool('web-add', { a: 2, b: 40 });
     expect(textOf(sum)).toBe('42');
     expect(sum.structuredContent).toEqual({ sum: 42 });
@@ -65,7 +72,7 @@ describe.each(CLIENT_KINDS)('relay through /mcp with the %s client', (kind) => {
   });
 
   it('streams every progress notification, in order, before the result', async () => {
-    for (const tool of ['fx-slow', 'web-slow']) {
+    for (const tool of ['fx-slow', 'web-slow', 'old-slow']) {
       const seen: number[] = [];
       const result = await client.callTool(tool, { steps: 5, delayMs: 20 }, { onprogress: (p) => seen.push(p.progress) });
       expect(textOf(result)).toBe('done after 5 steps');
