@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +8,7 @@ import { stringify } from 'yaml';
 import { connectClient, textOf } from '../harness/clients.js';
 import { fixtureStdio } from '../harness/gateway.js';
 import { CLI_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from '../harness/paths.js';
+import { eventually, freePort } from '../harness/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mcpbus-cli-'));
 
@@ -31,21 +31,7 @@ function cli(args: string[]): ChildProcess & { output: () => string; exited: Pro
   return Object.assign(child, { output: () => output, exited });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('mcpbus start', () => {
   it('refuses a bad config, listing every problem by path, with a non-zero exit', async () => {
@@ -78,7 +64,9 @@ describe('mcpbus start', () => {
     const run = cli(['start', '--config', path, '--port', String(port), '--role', 'ingress', '--role', 'worker']);
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${base}/health/readiness`)).status === 200, 20_000);
+      await eventually(async () => {
+        if ((await fetch(`${base}/health/readiness`)).status !== 200) throw new Error('not ready yet');
+      }, { timeoutMs: 20_000 });
       expect(run.output()).not.toContain('runner ready');
       const client = await connectClient('v2-legacy', `${base}/mcp`, { Authorization: 'Bearer sk-cli' });
       const call = client.callTool('fx-slow', { steps: 10, delayMs: 100 });

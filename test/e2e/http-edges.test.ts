@@ -73,6 +73,21 @@ describe('request guards', () => {
     expect(await res.json()).toMatchObject({ error: { message: expect.stringContaining('max_body_bytes') } });
   });
 
+  it('answers an oversized chunked body (no Content-Length) with 413', async () => {
+    const url = new URL(gateway.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...MCP_HEADERS, Authorization: `Bearer ${MASTER_KEY}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => reject(new Error('no response')));
+      for (let i = 0; i < 10; i += 1) req.write('x'.repeat(1_000));
+      req.end();
+    });
+    expect(status).toBe(413);
+  });
+
   it('answers malformed JSON with 400 and -32700, and keeps serving', async () => {
     const res = await post({ Authorization: `Bearer ${MASTER_KEY}` }, '{"jsonrpc": "2.0", "id": 1, "method": ');
     expect(res.status).toBe(400);

@@ -1,18 +1,11 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureInfra, isListening } from '@mcpbus/cli';
 import { silentLogger } from '@mcpbus/logging';
+import { freePort } from '../harness/wait.js';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('mcpbus start brings its own NATS and Redis when none is running', () => {
   it('launches nats-server and redis-server with data under the data root, and stops them', async () => {

@@ -1,18 +1,12 @@
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { FAILURES_META_KEY } from '@mcpbus/ingress';
 import { connectClient, textOf, type TestClient } from '../harness/clients.js';
 import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
+import { eventually, freePort } from '../harness/wait.js';
+import { EVERYTHING_BIN } from '../harness/paths.js';
 
-/** A port nothing listens on (bound once, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let gateway: TestGateway;
 let client: TestClient;
@@ -58,15 +52,7 @@ describe('when upstreams fail', () => {
   it('reports an upstream killed mid-call, then restarts the stdio child', async () => {
     await expect(client.callTool('fx-crash', { afterMs: 50 })).rejects.toMatchObject({ message: expect.stringContaining('upstream server "fx"') });
     // The crashed child is replaced; the next call succeeds without operator action.
-    let text = '';
-    for (let attempt = 0; attempt < 40 && text === ''; attempt += 1) {
-      try {
-        text = textOf(await client.callTool('fx-echo', { text: 'back' }));
-      } catch {
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    expect(text).toBe('back');
+    expect(textOf(await eventually(() => client.callTool('fx-echo', { text: 'back' })))).toBe('back');
   });
 
   it('times out a call that outlives the server timeout, naming the server, and stays usable', async () => {
@@ -79,15 +65,29 @@ describe('when upstreams fail', () => {
     await flaky.close();
     await expect(client.callTool('flaky-echo', { text: 'two' })).rejects.toMatchObject({ message: expect.stringContaining('"flaky"') });
     flaky = await startFixtureHttp({ port: flakyPort });
-    let text = '';
-    for (let attempt = 0; attempt < 60 && text === ''; attempt += 1) {
-      try {
-        text = textOf(await client.callTool('flaky-echo', { text: 'three' }));
-      } catch {
-        await new Promise((r) => setTimeout(r, 250));
-      }
+    expect(textOf(await eventually(() => client.callTool('flaky-echo', { text: 'three' }), { timeoutMs: 15_000 }))).toBe('three');
+  });
+});
+
+describe('a stateful 2025 Streamable HTTP upstream (server-everything)', () => {
+  it('gets a new session after it restarts and forgets the old one', async () => {
+    const port = await freePort();
+    const start = (): ChildProcess => spawn(EVERYTHING_BIN, ['streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    let upstream = start();
+    const stateful = await startGateway({ servers: { evs: { url: `http://127.0.0.1:${port}/mcp` } }, settings: { list_deadline_ms: 10_000 } });
+    const c = await connectClient('v2-legacy', stateful.url, stateful.headers);
+    try {
+      expect(textOf(await eventually(() => c.callTool('evs-echo', { message: 'first' }), { timeoutMs: 15_000 }))).toContain('first');
+      upstream.kill('SIGKILL');
+      await new Promise((resolve) => upstream.once('exit', resolve));
+      upstream = start();
+      // The restarted server answers the old session id with 404; mcpbus must open a new one.
+      expect(textOf(await eventually(() => c.callTool('evs-echo', { message: 'second' }), { timeoutMs: 15_000 }))).toContain('second');
+    } finally {
+      await c.close();
+      await stateful.close();
+      upstream.kill('SIGKILL');
     }
-    expect(text).toBe('three');
   });
 });
 
@@ -113,11 +113,11 @@ describe('catalog refresh', () => {
     const before = (await client.listTools()).tools.map((t) => t.name);
     expect(before).not.toContain('fx-grown_tool');
     expect(textOf(await client.callTool('fx-grow', { name: 'grown_tool' }))).toBe('added grown_tool');
-    let names: string[] = [];
-    for (let attempt = 0; attempt < 40 && !names.includes('fx-grown_tool'); attempt += 1) {
-      await new Promise((r) => setTimeout(r, 100));
-      names = (await client.listTools()).tools.map((t) => t.name);
-    }
+    const names = await eventually(async () => {
+      const listed = (await client.listTools()).tools.map((t) => t.name);
+      if (!listed.includes('fx-grown_tool')) throw new Error(`fx-grown_tool not listed yet: ${listed.join(', ')}`);
+      return listed;
+    }, { timeoutMs: 4_000 });
     expect(names).toContain('fx-grown_tool');
     expect(textOf(await client.callTool('fx-grown_tool', {}))).toBe('grown_tool ran');
   });

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { messageOf, redactUrl } from '@mcpbus/protocol';
 
 export type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 
@@ -25,6 +26,6 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
       noAsyncTraces: true,
     });
   } catch (err: unknown) {
-    throw new Error(`cannot connect to NATS at ${options.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`cannot connect to NATS at ${redactUrl(options.url)}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -17,6 +17,8 @@ export interface ArgumentValidator {
 }
 
 const MAX_PROBLEMS = 20;
+/** Compiled schemas kept; the least recently used is dropped beyond this. */
+const MAX_COMPILED = 1_000;
 
 type Dialect = 'draft-07' | '2020-12';
 
@@ -70,7 +72,12 @@ export function createArgumentValidator(): ArgumentValidator {
   function compile(schema: Record<string, unknown>): ValidateFunction | null {
     const key = createHash('sha256').update(canonical(schema)).digest('hex');
     const hit = compiled.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // Map order is insertion order: re-inserting marks the entry most recently used.
+      compiled.delete(key);
+      compiled.set(key, hit);
+      return hit;
+    }
     const dialect = dialectOf(schema);
     // $schema/$id are dropped: engines reject meta-schemas they do not know, and upstream
     // schemas reuse $id values that would clash inside one shared engine.
@@ -86,6 +93,7 @@ export function createArgumentValidator(): ArgumentValidator {
       }
     }
     compiled.set(key, fn);
+    if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
     return fn;
   }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { redactUrl } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 
 /** True when something accepts TCP connections at host:port within `timeoutMs`. */
@@ -74,8 +75,8 @@ export async function ensureInfra(services: readonly InfraService[], dataRoot: s
       const port = Number(url.port || (service.kind === 'nats' ? 4222 : 6379));
       if (await isListening(host, port)) continue;
       const [binary, args] = commandFor(service.kind, host, port, join(dataRoot, service.kind));
-      if (!service.isDefault) throw new Error(`${service.kind} is not reachable at ${service.url}; start it there, or unset ${service.kind === 'nats' ? 'NATS_URL' : 'REDIS_URL'} to let mcpbus start a local one`);
-      if (!(await onPath(binary))) throw new Error(`${service.kind} is not running at ${service.url} and "${binary}" is not installed: ${INSTALL_HINT[service.kind]}`);
+      if (!service.isDefault) throw new Error(`${service.kind} is not reachable at ${redactUrl(service.url)}; start it there, or unset ${service.kind === 'nats' ? 'NATS_URL' : 'REDIS_URL'} to let mcpbus start a local one`);
+      if (!(await onPath(binary))) throw new Error(`${service.kind} is not running at ${redactUrl(service.url)} and "${binary}" is not installed: ${INSTALL_HINT[service.kind]}`);
       mkdirSync(join(dataRoot, service.kind), { recursive: true });
       const logFd = openSync(join(dataRoot, `${service.kind}.log`), 'a');
       const child = spawn(binary, args, { stdio: ['ignore', logFd, logFd] });

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
-import { loadConfigOrReport, untilSignal } from '@mcpbus/runtime';
-import { createLogger, type Logger } from '@mcpbus/logging';
+import { loadRuntimeEnv } from '@mcpbus/config';
+import { loadConfigOrReport, logConfigSummary, untilSignal } from '@mcpbus/runtime';
+import { createLogger } from '@mcpbus/logging';
 import { ensureInfra, type InfraService } from './infra.js';
 import { runRoles, type Role } from './run-roles.js';
 
@@ -13,11 +13,6 @@ export interface StartArgs {
   env: Record<string, string | undefined>;
   /** Where locally started nats-server / redis-server keep their data. */
   dataRoot?: string;
-}
-
-function logConfigSummary(config: McpbusConfig, log: Logger): void {
-  if (config.ignoredSections.length > 0) log.info({ sections: config.ignoredSections }, 'ignoring LiteLLM config sections mcpbus does not use');
-  if (config.masterKey === undefined) log.warn('no master key configured (general_settings.master_key or MCPBUS_MASTER_KEY): every request is accepted');
 }
 
 /**

@@ -13,9 +13,10 @@ export function serverNameProblems(name: string, separator: string | undefined):
   if (separator !== undefined && name.includes(separator)) {
     problems.push(`server name must not contain the tool separator "${separator}"`);
   }
-  // Guards against the protocol's rules drifting from the ones spelled out above.
+  // What remains is a name that ends in the start of a multi-character separator ("gh_" with
+  // "__"): "gh___tool" would split as "gh" + "_tool".
   if (problems.length === 0 && separator !== undefined && !isValidServerName(name, separator)) {
-    problems.push('server name is not valid');
+    problems.push(`server name must not end with a character of the tool separator "${separator}"`);
   }
   return problems;
 }

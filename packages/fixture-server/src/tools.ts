@@ -12,6 +12,9 @@ export interface FixtureTool {
   run(args: Record<string, unknown>, ctx: ServerContext, env: ToolEnv): Promise<CallToolResult>;
 }
 
+/** Counters of the `slow` tool in this process. */
+const slowStats = { started: 0, finished: 0, cancelled: 0 };
+
 export const LONG_TOOL_NAME = 'a_tool_with_a_deliberately_very_long_name_that_exceeds_the_sixty_four_character_limit';
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
@@ -96,6 +99,8 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
       const delayMs = readInt(args, 'delayMs', 0, 60_000, 50);
       const token = ctx.mcpReq._meta?.progressToken;
       const { signal } = ctx.mcpReq;
+      slowStats.started += 1;
+      signal.addEventListener('abort', () => (slowStats.cancelled += 1), { once: true });
       let done = 0;
       for (let i = 1; i <= steps && !signal.aborted; i++) {
         await delay(delayMs, undefined, { signal }).catch(() => undefined);
@@ -108,8 +113,27 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
           });
         }
       }
+      if (!signal.aborted) slowStats.finished += 1;
       return text(`done after ${done} steps`);
     },
+  },
+  {
+    definition: {
+      name: 'slow_stats',
+      description: 'How many `slow` calls this process started, finished and saw cancelled (to observe cancellation).',
+      inputSchema: EMPTY_INPUT,
+      annotations: { readOnlyHint: true },
+    },
+    run: () => Promise.resolve(text(JSON.stringify(slowStats))),
+  },
+  {
+    definition: {
+      name: 'pid',
+      description: 'The process id of this fixture (to tell pooled stdio sessions apart).',
+      inputSchema: EMPTY_INPUT,
+      annotations: { readOnlyHint: true },
+    },
+    run: () => Promise.resolve(text(String(process.pid))),
   },
   {
     definition: {

@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './subjects.js';
 export * from './messages.js';
 export * from './tool-names.js';
+export * from './redact.js';

@@ -11,7 +11,10 @@ const TOOL_NAME = /^[A-Za-z0-9_.-]+$/;
 const SERVER_NAME = /^[A-Za-z0-9_.-]+$/;
 
 export function isValidServerName(name: string, separator: string): boolean {
-  return name.length > 0 && name.length <= MAX_SERVER_NAME && SERVER_NAME.test(name) && !name.includes(separator);
+  if (name.length === 0 || name.length > MAX_SERVER_NAME || !SERVER_NAME.test(name) || name.includes(separator)) return false;
+  // With a multi-character separator a name can still end in part of it ("gh_" and "__"); the
+  // prefix must split off exactly as it was joined.
+  return serverOfToolName(`${name}${separator}x`, separator) === name;
 }
 
 function hashOf(server: string, tool: string, hexChars: number): string {

@@ -59,5 +59,8 @@ describe('exposed tool names', () => {
     expect(isValidServerName('bad name', '-')).toBe(false);
     expect(isValidServerName('', '-')).toBe(false);
     expect(isValidServerName('x'.repeat(41), '-')).toBe(false);
+    // "gh___x" would split as "gh" + "_x".
+    expect(isValidServerName('gh_', '__')).toBe(false);
+    expect(isValidServerName('gh', '__')).toBe(true);
   });
 });

@@ -15,6 +15,12 @@ export async function loadConfigOrReport(path: string, env: Record<string, strin
   }
 }
 
+/** One-time start-up notes about the config: ignored LiteLLM sections, a missing master key. */
+export function logConfigSummary(config: McpbusConfig, log: Logger): void {
+  if (config.ignoredSections.length > 0) log.info({ sections: config.ignoredSections }, 'ignoring LiteLLM config sections mcpbus does not use');
+  if (config.masterKey === undefined) log.warn('no master key configured (general_settings.master_key or MCPBUS_MASTER_KEY): every request is accepted');
+}
+
 /**
  * Resolves with the exit code once SIGTERM or SIGINT has been handled: `close` drains the
  * process; 0 when it finished, 1 when it failed or a second signal cut it short.
@@ -72,6 +78,7 @@ export async function runService(
   if (config === undefined) return 2;
   const runtime = loadRuntimeEnv(env);
   const log = createLogger({ level: runtime.logLevel, service: `mcpbus-${service}` });
+  logConfigSummary(config, log);
   let handle;
   try {
     handle = await start({ config, runtime, log, port: Number(values.port ?? 4000), host: values.host ?? '127.0.0.1' });

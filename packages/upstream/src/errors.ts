@@ -1,5 +1,17 @@
-import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
-import { ErrorCode, McpbusError } from '@mcpbus/protocol';
+import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, StreamableHTTPClientTransport, type Client } from '@modelcontextprotocol/client';
+import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
+
+const MAX_REASON_CHARS = 200;
+
+/**
+ * Why an upstream could not be reached, fit for clients: an HTTP failure is named by its status
+ * only (its body is the upstream's and may say anything), other reasons are truncated.
+ */
+function reasonOf(err: unknown): string {
+  if (err instanceof SdkHttpError) return `it answered HTTP ${err.status}`;
+  const reason = messageOf(err);
+  return reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
+}
 
 /**
  * Turns what an upstream call threw into a McpbusError that names the server. The upstream's
@@ -16,6 +28,17 @@ export function upstreamFailure(server: string, err: unknown, context: { timeout
     });
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout)
     return new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${server}" did not answer within ${context.timeoutMs} ms`, { data: { server }, cause: err });
-  const reason = err instanceof Error ? err.message : String(err);
-  return new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server}" is unavailable: ${reason}`, { data: { server }, cause: err });
+  return new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server}" is unavailable: ${reasonOf(err)}`, { data: { server }, cause: err });
+}
+
+/**
+ * True when a sessionful HTTP upstream rejected a request of an established session: it has
+ * forgotten the session (typically after a restart) and the session must be opened anew. The
+ * spec says 404; servers built on the 1.x SDK answer 400 ("No valid session ID provided").
+ * Either way the upstream did not run the request.
+ */
+export function isSessionGone(err: unknown, client: Client): boolean {
+  const transport = client.transport;
+  const sessionful = transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined;
+  return sessionful && err instanceof SdkHttpError && (err.status === 404 || err.status === 400);
 }

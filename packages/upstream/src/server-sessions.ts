@@ -7,6 +7,13 @@ import { createTransport, describeServer } from './transport.js';
 
 export type ProtocolEra = 'legacy' | 'modern';
 
+/** An upstream progress notification's payload, as relayed. */
+export interface UpstreamProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
 export interface ServerSessionsOptions {
   server: ServerConfig;
   log: Logger;
@@ -25,12 +32,24 @@ export interface ServerSessions {
   acquire(): Promise<Client>;
   /** The era detected on first connect, once known. */
   era(): ProtocolEra | undefined;
+  /**
+   * Routes upstream `notifications/progress` carrying `token` to `onProgress` until the
+   * returned function is called. Send the token as the request's `_meta.progressToken`.
+   */
+  trackProgress(token: string, onProgress: (progress: UpstreamProgress) => void): () => void;
+  /**
+   * Drops a session whose transport failed (e.g. a stateful HTTP upstream that forgot its
+   * session after a restart), so the next caller gets a fresh one.
+   */
+  discard(client: Client): void;
   /** Closes every session and stops reconnecting; stdio children are terminated. */
   close(): Promise<void>;
 }
 
 interface Slot {
   client: Client | undefined;
+  /** When the live session was opened; a session that dies young counts as a failure. */
+  connectedAt: number;
   connecting: Promise<Client> | undefined;
   failures: number;
   retryAt: number;
@@ -39,6 +58,8 @@ interface Slot {
 }
 
 const PINNED_MODERN = '2026-07-28';
+/** A session that stayed up this long resets the backoff when it closes. */
+const STABLE_SESSION_MS = 30_000;
 
 function negotiationFor(server: ServerConfig): VersionNegotiationMode {
   if (server.specVersion === PINNED_MODERN) return { pin: PINNED_MODERN };
@@ -61,12 +82,14 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   const clientInfo = options.clientInfo ?? { name: 'mcpbus', version: '0.1.0' };
   const slots: Slot[] = Array.from({ length: Math.max(1, server.poolSize) }, () => ({
     client: undefined,
+    connectedAt: 0,
     connecting: undefined,
     failures: 0,
     retryAt: 0,
     lastError: undefined,
     timer: undefined,
   }));
+  const progressRoutes = new Map<string, (progress: UpstreamProgress) => void>();
   let verdict: PriorDiscovery | undefined;
   let era: ProtocolEra | undefined;
   let next = 0;
@@ -90,6 +113,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       await client.close().catch(() => undefined);
       throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
     }
+    interceptProgress(client);
     const detected: ProtocolEra = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
     if (verdict === undefined) {
       const discover = client.getDiscoverResult();
@@ -102,12 +126,42 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       if (slot.client !== client) return;
       slot.client = undefined;
       if (closed) return;
-      log.warn('upstream session closed; reconnecting');
+      // A child that crashes right after starting must not be respawned in a tight loop.
+      slot.failures = Date.now() - slot.connectedAt >= STABLE_SESSION_MS ? 1 : slot.failures + 1;
+      slot.retryAt = Date.now() + delayFor(slot.failures);
+      slot.lastError = new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" closed the session`, { data: { server: server.name } });
+      log.warn({ retryInMs: delayFor(slot.failures) }, 'upstream session closed; reconnecting');
       // A restarted upstream may list different tools.
       options.onToolsChanged?.();
       schedule(slot);
     };
     return client;
+  }
+
+  /**
+   * Progress is taken off the transport as it arrives, before the SDK sees it. The SDK would
+   * route it a microtask later and drop the last update when the result arrives in the same
+   * chunk (typescript-sdk#2580); reading it here keeps every update, in order, ahead of the
+   * result.
+   */
+  function interceptProgress(client: Client): void {
+    const transport = client.transport;
+    const inner = transport?.onmessage;
+    if (transport === undefined || inner === undefined) return;
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && message.method === 'notifications/progress' && message.params !== undefined) {
+        const params = message.params as Record<string, unknown>;
+        const route = typeof params['progressToken'] === 'string' ? progressRoutes.get(params['progressToken']) : undefined;
+        if (route !== undefined && typeof params['progress'] === 'number') {
+          const update: UpstreamProgress = { progress: params['progress'] };
+          if (typeof params['total'] === 'number') update.total = params['total'];
+          if (typeof params['message'] === 'string') update.message = params['message'];
+          route(update);
+          return;
+        }
+      }
+      inner.call(transport, message, extra);
+    };
   }
 
   /**
@@ -135,7 +189,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     const attempt = open(slot).then(
       (client) => {
         slot.client = client;
-        slot.failures = 0;
+        slot.connectedAt = Date.now();
         slot.lastError = undefined;
         return client;
       },
@@ -160,21 +214,39 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
       if (!closed && slot.client === undefined) connect(slot).catch(() => undefined);
-    }, delayFor(Math.max(slot.failures, 1)));
+    }, Math.max(0, slot.retryAt - Date.now()));
     slot.timer.unref();
+  }
+
+  /** Opens sessions for idle slots in the background, so `pool_size` sessions share the load. */
+  function fill(): void {
+    for (const slot of slots) {
+      if (slot.client === undefined && slot.connecting === undefined && slot.timer === undefined && Date.now() >= slot.retryAt) connect(slot).catch(() => undefined);
+    }
   }
 
   return {
     server,
     era: () => era,
+    trackProgress(token, onProgress) {
+      progressRoutes.set(token, onProgress);
+      return () => progressRoutes.delete(token);
+    },
+    discard(client) {
+      const slot = slots.find((s) => s.client === client);
+      if (slot === undefined) return;
+      log.warn('upstream session failed; opening a new one');
+      // Cleared first, so its close is not counted as a crash: the next caller reconnects at once.
+      slot.client = undefined;
+      void client.close();
+    },
     async acquire() {
       if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
-      for (let i = 0; i < slots.length; i += 1) {
-        const slot = slots[(next + i) % slots.length] as Slot;
-        if (slot.client !== undefined) {
-          next = (next + i + 1) % slots.length;
-          return slot.client;
-        }
+      const live = slots.filter((s) => s.client !== undefined);
+      if (live.length < slots.length) fill();
+      if (live.length > 0) {
+        next = (next + 1) % live.length;
+        return (live[next] as Slot).client as Client;
       }
       const pending = slots.find((s) => s.connecting !== undefined);
       if (pending?.connecting !== undefined) return pending.connecting;

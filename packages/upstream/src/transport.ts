@@ -1,17 +1,22 @@
 import { StreamableHTTPClientTransport, SSEClientTransport, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { basename } from 'node:path';
 import type { ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
 import { upstreamHeaders } from './auth-headers.js';
 
-/** A human-readable description of where a server lives, safe to log (no secrets). */
+/**
+ * Where a server lives, safe to log: arguments, paths and query strings can carry secrets
+ * (resolved `os.environ/` values, API keys in URL paths), so only the command's name and the
+ * URL's origin are shown.
+ */
 export function describeServer(server: ServerConfig): string {
-  if (server.transport === 'stdio') return `stdio: ${[server.command ?? '', ...server.args].join(' ')}`;
-  const url = new URL(server.url ?? '');
-  url.username = '';
-  url.password = '';
-  url.search = '';
-  return `${server.transport}: ${url.toString()}`;
+  if (server.transport === 'stdio') return `stdio: ${basename(server.command ?? '')} (${server.args.length} args)`;
+  try {
+    return `${server.transport}: ${new URL(server.url ?? '').origin}`;
+  } catch {
+    return `${server.transport}: (unparsable URL)`;
+  }
 }
 
 /**

@@ -62,6 +62,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       const cancel: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
       nc.publish(subjects.callCancel(callId), encodeJson(cancel));
     };
+    if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const reply = await busRequest<Record<string, unknown>>(nc, subjects.toolsCall(options.server), body, {
@@ -144,6 +145,11 @@ function createProgressRelay(deliver: (update: ProgressUpdate) => Promise<void> 
             },
           };
         });
+      }
+      // An event lost on the way must not hold back the ones after it: deliver what arrived.
+      for (const seq of [...early.keys()].sort((a, b) => a - b)) {
+        nextSeq = seq;
+        flush();
       }
       await chain;
     },

@@ -22,17 +22,19 @@ export function hostProblem(headers: IncomingHttpHeaders, allowedHosts: readonly
 
 /**
  * Browsers send Origin; other clients usually do not, and requests without one pass. An Origin
- * must be listed in `allowedOrigins`, or, when that list is empty, point at an allowed host.
+ * must be listed in `allowedOrigins`, or, when that list is empty, name an allowed host; with
+ * `allowed_hosts: ['*']` that means the very host the request was sent to (same origin).
  */
 export function originProblem(headers: IncomingHttpHeaders, allowedOrigins: readonly string[], allowedHosts: readonly string[]): string | undefined {
   const origin = headers.origin;
   if (origin === undefined || origin === '') return undefined;
-  if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return undefined;
+  if (allowedOrigins.includes(origin)) return undefined;
   if (allowedOrigins.length === 0) {
     try {
       const url = new URL(origin);
       const hostname = url.hostname.toLowerCase();
-      if (allowedHosts.includes('*') || allowedHosts.some((h) => hostnameOf(h.toLowerCase()) === hostname)) return undefined;
+      const allowed = allowedHosts.includes('*') ? [headers.host ?? ''] : allowedHosts;
+      if (allowed.some((h) => h !== '' && hostnameOf(h.toLowerCase()) === hostname)) return undefined;
     } catch {
       // fall through: an unparsable Origin is rejected
     }

@@ -56,7 +56,9 @@ export function createGatewayServer(config: McpbusConfig, bus: BusCalls, log: Lo
       });
       return result as never;
     } catch (err: unknown) {
-      if (err instanceof McpbusError && err.code === ErrorCode.Cancelled) throw new ProtocolError(-32800, 'Request cancelled');
+      // The SDK sends nothing for a request its client cancelled; any other cancellation
+      // (a worker shutting down) is reported as what it is.
+      if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && ctx.mcpReq.signal.aborted) throw new ProtocolError(-32800, 'Request cancelled');
       throw toProtocolError(err, log);
     }
   });

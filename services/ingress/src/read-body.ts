@@ -8,7 +8,7 @@ import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   const tooLarge = (): McpbusError =>
-    new McpbusError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limitBytes} bytes (mcpbus_settings.max_body_bytes)`);
+    new McpbusError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limitBytes} bytes (mcpbus_settings.max_body_bytes, capped by the NATS max_payload)`);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -23,6 +23,6 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   try {
     return JSON.parse(text) as unknown;
   } catch (err: unknown) {
-    throw new McpbusError(ErrorCode.ParseError, `Parse error: ${err instanceof Error ? err.message : 'invalid JSON'}`);
+    throw new McpbusError(ErrorCode.ParseError, `Parse error: ${err instanceof Error ? err.message : 'invalid JSON'}`, { cause: err });
   }
 }

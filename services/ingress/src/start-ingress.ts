@@ -41,6 +41,20 @@ function sendRpcError(res: ServerResponse, err: McpbusError, id: unknown = null)
   sendJson(res, httpStatusOf(err.code), { jsonrpc: '2.0', error: { code: jsonRpcCodeOf(err), message: err.message }, id }, headers);
 }
 
+/** Room kept for the envelope around a request body on the bus. */
+const ENVELOPE_BYTES = 16 * 1024;
+
+/**
+ * A body must fit in one NATS message: the effective limit is the smaller of
+ * `max_body_bytes` and the server's max_payload (1 MiB unless raised), less the envelope.
+ */
+function bodyLimit(configured: number, maxPayload: number | undefined, log: Logger): number {
+  if (maxPayload === undefined || configured <= maxPayload - ENVELOPE_BYTES) return configured;
+  const limit = Math.max(1, maxPayload - ENVELOPE_BYTES);
+  log.warn({ maxBodyBytes: configured, natsMaxPayload: maxPayload, effective: limit }, 'max_body_bytes exceeds what NATS carries; bodies are limited to the smaller size');
+  return limit;
+}
+
 /**
  * The ingress: a plain node:http server. It checks Host and Origin, authenticates, bounds the
  * body, and hands MCP traffic to a stateless SDK handler whose tools live behind NATS.
@@ -53,7 +67,16 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     maxRequestBodySize: config.settings.maxBodyBytes,
   });
   const settings = config.settings;
+  const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   let active = 0;
+  // isClosed() stays false while the client reconnects; readiness wants to know that too.
+  let natsConnected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') natsConnected = false;
+      else if (status.type === 'reconnect') natsConnected = true;
+    }
+  })();
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const problem = hostProblem(req.headers, settings.allowedHosts) ?? originProblem(req.headers, settings.allowedOrigins, settings.allowedHosts);
@@ -63,7 +86,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     if (req.method !== 'POST') return mcp(req, res);
     let body: unknown;
     try {
-      body = await readJsonBody(req, settings.maxBodyBytes);
+      body = await readJsonBody(req, maxBodyBytes);
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
@@ -71,7 +94,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
-    const natsUp = !nc.isClosed();
+    const natsUp = natsConnected && !nc.isClosed();
     const workers = natsUp && (await bus.pingWorkers(1_000));
     const ready = natsUp && workers;
     sendJson(res, ready ? 200 : 503, {

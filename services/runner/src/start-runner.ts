@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { McpbusConfig } from '@mcpbus/config';
+import { messageOf, redactUrl } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 
 export interface StartRunnerOptions {
@@ -25,7 +26,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     await redis.ping();
   } catch (err: unknown) {
     redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${options.redisUrl}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`cannot connect to Redis at ${redactUrl(options.redisUrl)}: ${messageOf(err)}`, { cause: err });
   }
   log.info('runner ready (idle: long-running jobs are not implemented yet)');
   let closed = false;

@@ -2,12 +2,14 @@ import { buildServerCatalog, type UpstreamTool } from '@mcpbus/catalog';
 import type { CatalogTool, ServerFailure } from '@mcpbus/protocol';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
-import { upstreamFailure } from '@mcpbus/upstream';
+import { isSessionGone, upstreamFailure } from '@mcpbus/upstream';
 import type { ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
 
 /** More pages than this from one server is treated as a broken upstream, not a big catalog. */
 const MAX_PAGES = 100;
+/** A call to an unknown name refreshes a catalog at most this often, so callers cannot flood an upstream. */
+const MISS_REFRESH_INTERVAL_MS = 2_000;
 
 interface Entry {
   tools: CatalogTool[];
@@ -52,6 +54,8 @@ function withDeadline<T>(work: Promise<T>, ms: number, server: string): Promise<
 export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
   const entries = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
+  // Bumped by invalidate(): a refresh that started before a change notification is stored stale.
+  const generations = new Map<string, number>();
 
   async function fetchAll(sessions: ServerSessions, timeoutMs: number): Promise<Entry> {
     const client = await sessions.acquire();
@@ -62,6 +66,7 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       try {
         result = await client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, { timeout: timeoutMs });
       } catch (err: unknown) {
+        if (isSessionGone(err, client)) sessions.discard(client);
         throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
       }
       tools.push(...(result.tools as unknown as UpstreamTool[]));
@@ -76,8 +81,10 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
     const name = sessions.server.name;
     let pending = inflight.get(name);
     if (pending === undefined) {
+      const generation = generations.get(name) ?? 0;
       pending = fetchAll(sessions, deadlineMs)
         .then((entry) => {
+          if ((generations.get(name) ?? 0) !== generation) entry.stale = true;
           entries.set(name, entry);
           options.log.debug({ server: name, tools: entry.tools.length }, 'catalog refreshed');
           return entry;
@@ -110,12 +117,22 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       return { tools, failures };
     },
     async find(sessions, exposedName, deadlineMs) {
-      const hit = fresh(sessions.server.name)?.byName.get(exposedName);
+      const name = sessions.server.name;
+      const hit = fresh(name)?.byName.get(exposedName);
       if (hit !== undefined) return hit;
-      const entry = await refresh(sessions, deadlineMs);
-      return entry.byName.get(exposedName);
+      const known = entries.get(name);
+      if (known !== undefined && !known.stale && Date.now() - known.fetchedAt < MISS_REFRESH_INTERVAL_MS) return known.byName.get(exposedName);
+      try {
+        return (await refresh(sessions, deadlineMs)).byName.get(exposedName);
+      } catch (err: unknown) {
+        // The upstream cannot list right now; a tool it listed before is still worth trying.
+        const stale = known?.byName.get(exposedName);
+        if (stale !== undefined) return stale;
+        throw err;
+      }
     },
     invalidate(server) {
+      generations.set(server, (generations.get(server) ?? 0) + 1);
       const entry = entries.get(server);
       if (entry !== undefined) entry.stale = true;
     },

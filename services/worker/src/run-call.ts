@@ -1,7 +1,7 @@
 import { SERVER_INFO_META_KEY } from '@modelcontextprotocol/client';
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
-import { upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 
 /** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
@@ -54,27 +54,26 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
   const client = await sessions.acquire();
   const timeoutMs = Math.max(1, Math.min(server.timeoutMs, remaining()));
   let seq = 0;
+  // Our own token (not the SDK's onprogress): the session routes progress off the transport
+  // synchronously, so no update is lost to the result.
+  const token = `mcpbus-${req.callId}`;
+  const untrack = req.progress
+    ? sessions.trackProgress(token, (p) => {
+        seq += 1;
+        deps.publishProgress({ v: 1, type: 'progress', callId: req.callId, seq, ...p });
+      })
+    : undefined;
+  const params: Record<string, unknown> = { name: entry.upstreamName, arguments: args };
+  if (req.progress) params['_meta'] = { progressToken: token };
   try {
-    const result = await client.request(
-      { method: 'tools/call', params: { name: entry.upstreamName, arguments: args } },
-      {
-        signal,
-        timeout: timeoutMs,
-        ...(req.progress
-          ? {
-              onprogress: (p: { progress: number; total?: number; message?: string }) => {
-                seq += 1;
-                const event: ProgressEvent = { v: 1, type: 'progress', callId: req.callId, seq, progress: p.progress };
-                if (typeof p.total === 'number') event.total = p.total;
-                if (typeof p.message === 'string') event.message = p.message;
-                deps.publishProgress(event);
-              },
-            }
-          : {}),
-      },
-    );
+    const result = await client.request({ method: 'tools/call', params }, { signal, timeout: timeoutMs });
     return { result: scrubResult(result), events: seq };
   } catch (err: unknown) {
+    if (isSessionGone(err, client)) sessions.discard(client);
+    // Cancelled by the caller or by a shutdown: say which.
+    if (signal.aborted && signal.reason instanceof McpbusError) throw signal.reason;
     throw upstreamFailure(server.name, err, { timeoutMs, aborted: signal.aborted });
+  } finally {
+    untrack?.();
   }
 }

@@ -51,18 +51,35 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     ]),
   );
   const running = new Map<string, AbortController>();
+  let listing = 0;
   let closing: Promise<void> | undefined;
 
   const respond = (msg: Msg, body: unknown): void => {
-    if (msg.reply !== undefined && msg.reply !== '') msg.respond(encodeJson(body));
+    if (msg.reply === undefined || msg.reply === '') return;
+    const data = encodeJson(body);
+    const limit = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    if (data.length <= limit) {
+      msg.respond(data);
+      return;
+    }
+    log.warn({ bytes: data.length, limit }, 'reply larger than the NATS max_payload');
+    const error = new McpbusError(
+      ErrorCode.PayloadTooLarge,
+      `the reply is ${data.length} bytes, more than the bus carries (NATS max_payload ${limit}); raise max_payload in the nats-server config`,
+    );
+    msg.respond(encodeJson(errorReply(error)));
   };
 
   async function onList(msg: Msg): Promise<void> {
     const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
     const wanted = req.servers === undefined ? [...sessions.values()] : req.servers.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
     const budget = Math.max(1, Math.min(config.settings.listDeadlineMs, req.deadlineAt - Date.now() - 50));
-    const result = await catalog.list(wanted, budget);
-    respond(msg, { ok: true, result });
+    listing += 1;
+    try {
+      respond(msg, { ok: true, result: await catalog.list(wanted, budget) });
+    } finally {
+      listing -= 1;
+    }
   }
 
   async function onCall(msg: Msg): Promise<void> {
@@ -130,10 +147,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   async function drain(): Promise<void> {
     await Promise.allSettled(subs.map((s) => s.drain()));
     const until = Date.now() + config.settings.drainTimeoutMs;
-    while (running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    while ((running.size > 0 || listing > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     if (running.size > 0) {
       log.warn({ calls: running.size }, 'drain timeout: cancelling calls still running');
-      for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'worker is shutting down'));
+      for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'the worker shut down before the call finished; its outcome is unknown'));
     }
     cancelSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
@@ -142,7 +159,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 
   return {
     workerId,
-    inflight: () => running.size,
+    inflight: () => running.size + listing,
     close() {
       closing ??= drain();
       return closing;
