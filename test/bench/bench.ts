@@ -1,0 +1,236 @@
+// `pnpm bench [--rate N] [--duration S] [--warmup S] [--concurrency N] [--clients N] [--quick] [--profile DIR]`
+//
+// Compares, in one run, MCP calls straight to the fixture upstream with the same calls through
+// mcpbus (`/mcp`): both servers run as child processes on 127.0.0.1, the load runs here.
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Target } from './load.js';
+import { coldList, latencyAtRate, progressRelay, rawLatencyAtRate, rawThroughput, sdkThroughput, warmList, type LatencyOutcome, type ProgressOutcome, type ThroughputOutcome, type Watched } from './phases.js';
+import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
+import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
+
+const USAGE = `usage: pnpm bench [--rate 200] [--duration 10] [--warmup 2] [--concurrency 64] [--clients 16] [--quick] [--split] [--profile DIR]
+  --rate         echo calls per second for the latency run
+  --duration     seconds each measured run lasts (--quick: 3)
+  --warmup       seconds of unrecorded load before each run (--quick: 1)
+  --concurrency  calls in flight in the throughput runs
+  --clients      SDK clients those calls are spread over (latency run: 8)
+  --split        run mcpbus as two processes (ingress, worker) instead of one with both roles
+  --profile DIR  write V8 CPU profiles of the mcpbus and fixture children to DIR`;
+
+interface Settings {
+  ratePerSecond: number;
+  durationMs: number;
+  warmupMs: number;
+  concurrency: number;
+  clients: number;
+  latencyClients: number;
+  warmLists: number;
+  progressRuns: number;
+  split: boolean;
+  profileDir: string | undefined;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${value}"\n${USAGE}`);
+  return n;
+}
+
+function readSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      concurrency: { type: 'string' },
+      clients: { type: 'string' },
+      quick: { type: 'boolean' },
+      profile: { type: 'string' },
+      split: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  return {
+    ratePerSecond: positive('rate', values.rate, 200),
+    durationMs: positive('duration', values.duration, quick ? 3 : 10) * 1000,
+    warmupMs: positive('warmup', values.warmup, quick ? 1 : 2) * 1000,
+    concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
+    clients: Math.round(positive('clients', values.clients, 16)),
+    latencyClients: 8,
+    warmLists: quick ? 50 : 200,
+    progressRuns: quick ? 3 : 10,
+    split: values.split === true,
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+  };
+}
+
+interface TargetResults {
+  latency: LatencyOutcome;
+  rawLatency: LatencyOutcome;
+  sdk: ThroughputOutcome;
+  raw: ThroughputOutcome;
+  warmListMs: number;
+  progress: ProgressOutcome;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`  … ${line}\n`);
+};
+
+async function measure(target: Target, s: Settings, watched: Watched): Promise<TargetResults> {
+  log(`${target.label}: warm tools/list ×${s.warmLists}`);
+  const warmListMs = await warmList(target, s.warmLists);
+  log(`${target.label}: echo at ${s.ratePerSecond}/s for ${s.durationMs / 1000} s`);
+  const rate = { ratePerSecond: s.ratePerSecond, durationMs: s.durationMs, warmupMs: s.warmupMs };
+  const latency = await latencyAtRate(target, s.latencyClients, rate, watched);
+  log(`${target.label}: echo at ${s.ratePerSecond}/s, raw HTTP`);
+  const rawLatency = await rawLatencyAtRate(target, s.latencyClients, rate, watched);
+  log(`${target.label}: closed loop, SDK clients, ${s.concurrency} in flight`);
+  const sdk = await sdkThroughput(target, s.clients, s.concurrency, s.durationMs, s.warmupMs, watched);
+  log(`${target.label}: closed loop, raw HTTP, ${s.concurrency} in flight`);
+  const raw = await rawThroughput(target, s.concurrency, s.durationMs, s.warmupMs, watched);
+  log(`${target.label}: slow tool with progress ×${s.progressRuns}`);
+  const progress = await progressRelay(target, s.progressRuns);
+  return { latency, rawLatency, sdk, raw, warmListMs, progress };
+}
+
+function comparisonRows(d: TargetResults, g: TargetResults, cold: { direct: number; gateway: number }, s: Settings): Row[] {
+  const at = `@${s.ratePerSecond}/s`;
+  const c = `c=${s.concurrency}`;
+  return [
+    { metric: `echo p50 ${at} (ms)`, direct: d.latency.latency.p50, gateway: g.latency.latency.p50 },
+    { metric: `echo p90 ${at} (ms)`, direct: d.latency.latency.p90, gateway: g.latency.latency.p90 },
+    { metric: `echo p99 ${at} (ms)`, direct: d.latency.latency.p99, gateway: g.latency.latency.p99 },
+    { metric: `echo max ${at} (ms)`, direct: d.latency.latency.max, gateway: g.latency.latency.max },
+    { metric: `echo errors ${at}`, direct: d.latency.run.errors, gateway: g.latency.run.errors, digits: 0 },
+    { metric: `echo p50 ${at}, raw HTTP (ms)`, direct: d.rawLatency.latency.p50, gateway: g.rawLatency.latency.p50 },
+    { metric: `echo p99 ${at}, raw HTTP (ms)`, direct: d.rawLatency.latency.p99, gateway: g.rawLatency.latency.p99 },
+    { metric: `echo errors ${at}, raw HTTP`, direct: d.rawLatency.run.errors, gateway: g.rawLatency.run.errors, digits: 0 },
+    { metric: `echo calls/s, SDK ${s.clients} clients ${c}`, direct: d.sdk.run.callsPerSecond, gateway: g.sdk.run.callsPerSecond, digits: 0, delta: 'pct' },
+    { metric: `echo errors, SDK ${c}`, direct: d.sdk.run.errors, gateway: g.sdk.run.errors, digits: 0 },
+    { metric: `echo calls/s, raw HTTP ${c}`, direct: d.raw.run.callsPerSecond, gateway: g.raw.run.callsPerSecond, digits: 0, delta: 'pct' },
+    { metric: `echo errors, raw HTTP ${c}`, direct: d.raw.run.errors, gateway: g.raw.run.errors, digits: 0 },
+    { metric: 'tools/list cold: connect+list (ms)', direct: cold.direct, gateway: cold.gateway },
+    { metric: `tools/list warm, median of ${s.warmLists} (ms)`, direct: d.warmListMs, gateway: g.warmListMs },
+    { metric: 'slow 20×5ms: total (ms)', direct: d.progress.totalMs, gateway: g.progress.totalMs },
+    { metric: 'slow 20×5ms: first progress (ms)', direct: d.progress.firstProgressMs, gateway: g.progress.firstProgressMs },
+    { metric: 'slow 20×5ms: progress received', direct: d.progress.notifications, gateway: g.progress.notifications, digits: 0 },
+  ];
+}
+
+function cpuRows(d: TargetResults, g: TargetResults): string {
+  const names = Object.keys(d.sdk.cpu);
+  const header = ['run (CPU % of one core)', ...names];
+  const rows = [
+    ['direct, SDK @rate', d.latency.cpu],
+    ['mcpbus, SDK @rate', g.latency.cpu],
+    ['direct, raw @rate', d.rawLatency.cpu],
+    ['mcpbus, raw @rate', g.rawLatency.cpu],
+    ['direct, SDK max', d.sdk.cpu],
+    ['mcpbus, SDK max', g.sdk.cpu],
+    ['direct, raw HTTP max', d.raw.cpu],
+    ['mcpbus, raw HTTP max', g.raw.cpu],
+  ] as const;
+  const width = 26;
+  const column = Math.max(12, ...names.map((n) => n.length + 2));
+  const line = (cells: string[]): string => `${(cells[0] ?? '').padEnd(width)}${cells.slice(1).map((c) => c.padStart(column)).join('')}`;
+  return [line(header), ...rows.map(([label, cpu]) => line([label, ...names.map((n) => (cpu[n] === undefined ? '-' : (cpu[n] ?? 0).toFixed(0)))]))].join('\n');
+}
+
+const lag = (o: LatencyOutcome): string => `${o.sendLag.p50.toFixed(2)}/${o.sendLag.p99.toFixed(2)}`;
+
+function notes(d: TargetResults, g: TargetResults): string[] {
+  const out = [
+    `load-generator send lag at the fixed rate (p50/p99 ms, counted in latency): SDK direct ${lag(d.latency)}, mcpbus ${lag(g.latency)}; raw direct ${lag(d.rawLatency)}, mcpbus ${lag(g.rawLatency)}`,
+  ];
+  const others = [d.latency, g.latency, d.rawLatency, g.rawLatency, d.sdk, g.sdk, d.raw, g.raw].map((o) => o.cpu['other'] ?? 0);
+  const worst = Math.max(...others);
+  if (worst > 20) out.push(`WARNING: other processes used up to ${worst.toFixed(0)}% of a core during a measured run; those numbers are skewed — rerun on a quiet machine`);
+  for (const [label, r] of [['direct', d], ['mcpbus', g]] as const) {
+    for (const [what, e] of [['fixed rate', r.latency.run.firstError], ['fixed rate raw', r.rawLatency.run.firstError], ['SDK throughput', r.sdk.run.firstError], ['raw throughput', r.raw.run.firstError]] as const) {
+      if (e !== undefined) out.push(`first error, ${label} ${what}: ${e}`);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const s = readSettings(process.argv.slice(2));
+  const childOptions = (name: string): ChildOptions => {
+    if (s.profileDir === undefined) return {};
+    // One directory per child: tsx's loader thread writes a profile of its own next to the main one.
+    const dir = resolve(s.profileDir, name);
+    mkdirSync(dir, { recursive: true });
+    return { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir] };
+  };
+  process.stdout.write(`mcpbus bench — ${new Date().toISOString()}\n${machineInfo().join('\n')}\n`);
+  const busy = await machineBusyPercent();
+  if (busy !== undefined) {
+    const warning = busy > 10 ? ' — something else is running; numbers will be noisy (see the "other" CPU column)' : '';
+    process.stdout.write(`machine busy before start: ${busy.toFixed(0)}% of all cores${warning}\n`);
+  }
+  process.stdout.write(`settings: rate ${s.ratePerSecond}/s, duration ${s.durationMs / 1000} s, warm-up ${s.warmupMs / 1000} s, concurrency ${s.concurrency} over ${s.clients} SDK clients, mcpbus as ${s.split ? 'two processes (ingress, worker)' : 'one process (ingress + worker)'}\n\n`);
+
+  log('starting the fixture upstream');
+  const fixture = await startFixtureChild(childOptions('fixture'));
+  const direct: Target = { label: 'direct', url: fixture.url, headers: {}, echoTool: 'echo', slowTool: 'slow' };
+  // The fixture's own start-up JIT is not what "cold" means here: warm it first.
+  await warmList(direct, 20);
+  const coldDirect = await coldList(direct);
+
+  log(s.split ? 'starting mcpbus (worker, then ingress)' : 'starting mcpbus (ingress + worker)');
+  const gw = await startMcpbusChildren(fixture.url, { split: s.split, childOptions });
+  const gateway: Target = {
+    label: 'mcpbus',
+    url: gw.url,
+    headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` },
+    echoTool: `${FIXTURE_SERVER_NAME}-echo`,
+    slowTool: `${FIXTURE_SERVER_NAME}-slow`,
+  };
+  // The very first list after start: the worker connects upstream and fills its catalog.
+  const coldGateway = await coldList(gateway);
+  if (coldGateway.tools !== coldDirect.tools) throw new Error(`mcpbus lists ${coldGateway.tools} tools, the fixture ${coldDirect.tools}`);
+
+  const watched: Watched = { bench: process.pid, fixture: fixture.pid, ...Object.fromEntries(gw.children.map((c) => [c.name, c.pid])), 'nats-server': findPid('nats-server') };
+  const d = await measure(direct, s, watched);
+  const g = await measure(gateway, s, watched);
+
+  process.stdout.write(`${formatTable(comparisonRows(d, g, { direct: coldDirect.connectAndListMs, gateway: coldGateway.connectAndListMs }, s))}\n\n`);
+  process.stdout.write(`${cpuRows(d, g)}\n\n`);
+  process.stdout.write(`tools/list cold, list only (connect excluded): direct ${coldDirect.listMs.toFixed(2)} ms, mcpbus ${coldGateway.listMs.toFixed(2)} ms\n`);
+  process.stdout.write(`${notes(d, g).join('\n')}\n`);
+
+  for (const child of [fixture, ...gw.children]) {
+    const { count, first } = child.warnings();
+    if (count > 0) process.stdout.write(`${child.name} output: ${count} warning line(s), first: ${first ?? ''}\n`);
+  }
+  for (const child of gw.children) await child.stop();
+  await fixture.stop();
+  if (s.profileDir !== undefined) process.stdout.write(`CPU profiles in ${s.profileDir} (summarise: tsx test/bench/profile-summary.ts DIR/mcpbus/*.cpuprofile; the largest file is the main thread)\n`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, stopping children\n`);
+    void stopAllChildren(2_000).finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await stopAllChildren(2_000);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CLI_MAIN, FIXTURE_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from '../harness/paths.js';
+
+export const BENCH_MASTER_KEY = 'sk-bench-master';
+/** Name the fixture is mounted under in mcpbus, so its tools appear as `fx-echo`, … */
+export const FIXTURE_SERVER_NAME = 'fx';
+
+/** A child process of the bench: an upstream or an mcpbus gateway. */
+export interface BenchChild {
+  readonly name: string;
+  readonly pid: number;
+  /** `/mcp` URL. */
+  readonly url: string;
+  /** How many lines of its output are warnings or errors, and the first of them. */
+  warnings(): { count: number; first: string | undefined };
+  /** SIGTERM, then wait for the exit (SIGKILL after `graceMs`); idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface ChildOptions {
+  /** Extra node flags for the child, e.g. `--cpu-prof`. */
+  nodeFlags?: readonly string[];
+}
+
+const live = new Set<ChildProcess>();
+let tempDir: string | undefined;
+
+// Whatever happens to the bench (error, Ctrl-C, exit), no child outlives it.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+  if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+});
+
+/** Stops every child still running (graceful first); used on error and on signals. */
+export async function stopAllChildren(graceMs = 5_000): Promise<void> {
+  await Promise.allSettled([...live].map((child) => stopChild(child, graceMs)));
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** A port that was free a moment ago (the children need a fixed `--port`). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Spawned {
+  child: ChildProcess;
+  stderrTail: () => string;
+  warnings: () => { count: number; first: string | undefined };
+}
+
+function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv, options: ChildOptions): Spawned {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let tail = '';
+  let warningCount = 0;
+  let firstWarning: string | undefined;
+  // Node warnings on stderr, pino records at warn and above (`"level":40`+) on stdout.
+  const scan = (chunk: Buffer): void => {
+    const text = chunk.toString();
+    tail = (tail + text).slice(-4_000);
+    for (const line of text.split('\n')) {
+      if (!/warn|"level":[4-6]0/i.test(line)) continue;
+      warningCount += 1;
+      firstWarning ??= line.slice(0, 300);
+    }
+  };
+  child.stdout?.on('data', scan);
+  child.stderr?.on('data', scan);
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  return { child, stderrTail: () => tail, warnings: () => ({ count: warningCount, first: firstWarning }) };
+}
+
+/** Polls `probe` until it answers true; fails early when the child exits. */
+async function waitUntil(name: string, { child, stderrTail }: Spawned, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderrTail()}`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${stderrTail()}`);
+}
+
+function handle(name: string, { child, warnings }: Spawned, url: string): BenchChild {
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    pid: child.pid ?? 0,
+    url,
+    warnings,
+    stop(graceMs = 10_000) {
+      stopping ??= stopChild(child, graceMs);
+      return stopping;
+    },
+  };
+}
+
+/** The fixture server over Streamable HTTP, as a child process. */
+export async function startFixtureChild(options: ChildOptions = {}): Promise<BenchChild> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const spawned = spawnNode('fixture', [FIXTURE_MAIN, '--http', '--port', String(port)], process.env, options);
+  // Any HTTP answer means it listens (GET /mcp on a stateless server is a 405).
+  await waitUntil('fixture', spawned, async () => (await fetch(url, { method: 'GET' })).status > 0);
+  return handle('fixture', spawned, url);
+}
+
+export interface McpbusChildren {
+  /** `/mcp` URL of the ingress. */
+  url: string;
+  /** One child (ingress + worker), or with `split` a worker and an ingress child. */
+  children: BenchChild[];
+}
+
+function writeConfig(upstreamUrl: string): string {
+  tempDir ??= mkdtempSync(join(tmpdir(), 'mcpbus-bench-'));
+  const configPath = join(tempDir, `config-${randomBytes(4).toString('hex')}.yaml`);
+  writeFileSync(
+    configPath,
+    stringify({
+      mcp_servers: { [FIXTURE_SERVER_NAME]: { url: upstreamUrl } },
+      general_settings: { master_key: BENCH_MASTER_KEY },
+      mcpbus_settings: { subject_root: `bench${randomBytes(6).toString('hex')}` },
+    }),
+  );
+  return configPath;
+}
+
+/**
+ * mcpbus as child process(es) mounting the given upstream URL as server `fx`, under a subject
+ * root of its own: one `start --role ingress --role worker` process, or with `split` one process
+ * per role (two cores' worth). Ready once the ingress's `/health/readiness` is 200, which also
+ * means a worker answers.
+ */
+export async function startMcpbusChildren(upstreamUrl: string, options: { split?: boolean; childOptions?: (name: string) => ChildOptions } = {}): Promise<McpbusChildren> {
+  const configPath = writeConfig(upstreamUrl);
+  const env = { ...process.env, NATS_URL: process.env['NATS_URL'] ?? NATS_URL, REDIS_URL: process.env['REDIS_URL'] ?? REDIS_URL, LOG_LEVEL: 'warn' };
+  const start = async (name: string, roles: string[]): Promise<{ spawned: Spawned; port: number }> => {
+    const port = await freePort();
+    const args = [CLI_MAIN, 'start', '--config', configPath, '--port', String(port), ...roles.flatMap((r) => ['--role', r])];
+    return { spawned: spawnNode(name, args, env, options.childOptions?.(name) ?? {}), port };
+  };
+  const children: BenchChild[] = [];
+  if (options.split === true) {
+    const worker = await start('mcpbus-worker', ['worker']);
+    children.push(handle('mcpbus-worker', worker.spawned, ''));
+  }
+  const name = options.split === true ? 'mcpbus-ingress' : 'mcpbus';
+  const ingress = await start(name, options.split === true ? ['ingress'] : ['ingress', 'worker']);
+  const base = `http://127.0.0.1:${ingress.port}`;
+  children.unshift(handle(name, ingress.spawned, `${base}/mcp`));
+  await waitUntil(name, ingress.spawned, async () => (await fetch(`${base}/health/readiness`)).status === 200);
+  return { url: `${base}/mcp`, children };
+}
