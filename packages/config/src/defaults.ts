@@ -7,7 +7,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   subjectRoot: 'mcpbus',
   allowedHosts: Object.freeze(['localhost', '127.0.0.1', '[::1]']),
   allowedOrigins: Object.freeze([]),
-  maxBodyBytes: 4 * 1024 * 1024,
+  maxBodyBytes: 1024 * 1024,
   catalogTtlMs: 300_000,
   listDeadlineMs: 5_000,
   callTimeoutMs: 60_000,

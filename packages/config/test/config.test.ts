@@ -376,7 +376,7 @@ describe('parseConfig: settings', () => {
       subjectRoot: 'mcpbus',
       allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
       allowedOrigins: [],
-      maxBodyBytes: 4 * 1024 * 1024,
+      maxBodyBytes: 1024 * 1024,
       catalogTtlMs: 300000,
       listDeadlineMs: 5000,
       callTimeoutMs: 60000,

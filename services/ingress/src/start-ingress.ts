@@ -9,8 +9,10 @@ import type { Logger } from 'pino';
 import { keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
+import { tryFastCall } from './fast-path.js';
 import { createGatewayServer } from './mcp-server.js';
 import { readJsonBody } from './read-body.js';
+import { createCallRelay } from './relay-call.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -47,11 +49,12 @@ const ENVELOPE_BYTES = 16 * 1024;
 /**
  * A body must fit in one NATS message: the effective limit is the smaller of
  * `max_body_bytes` and the server's max_payload (1 MiB unless raised), less the envelope.
+ * Only a configured size beyond max_payload itself is worth a warning.
  */
 function bodyLimit(configured: number, maxPayload: number | undefined, log: Logger): number {
   if (maxPayload === undefined || configured <= maxPayload - ENVELOPE_BYTES) return configured;
   const limit = Math.max(1, maxPayload - ENVELOPE_BYTES);
-  log.warn({ maxBodyBytes: configured, natsMaxPayload: maxPayload, effective: limit }, 'max_body_bytes exceeds what NATS carries; bodies are limited to the smaller size');
+  if (configured > maxPayload) log.warn({ maxBodyBytes: configured, natsMaxPayload: maxPayload, effective: limit }, 'max_body_bytes exceeds what NATS carries; bodies are limited to the smaller size');
   return limit;
 }
 
@@ -63,7 +66,8 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const { config, nc } = options;
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
-  const mcp = toNodeHandler(createMcpHandler(() => createGatewayServer(config, bus, log), { onerror: (err) => log.warn({ err: err.message }, 'mcp handler error') }), {
+  const relayCall = createCallRelay(config, bus, log);
+  const mcp = toNodeHandler(createMcpHandler(() => createGatewayServer(bus, relayCall, log), { onerror: (err) => log.warn({ err: err.message }, 'mcp handler error') }), {
     maxRequestBodySize: config.settings.maxBodyBytes,
   });
   const settings = config.settings;
@@ -90,6 +94,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
+    if (tryFastCall(req, res, body, relayCall)) return;
     return mcp(req, res, body);
   }
 

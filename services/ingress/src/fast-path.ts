@@ -1,0 +1,60 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProtocolError } from '@modelcontextprotocol/server';
+import type { CallRelay } from './relay-call.js';
+
+/** 2025-era revisions a plain call may name in MCP-Protocol-Version (absent means 2025-03-26). */
+const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+
+type PlainCall = { id: string | number; name: string; arguments: Record<string, unknown> | undefined };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * A 2025-era `tools/call` that needs nothing but a result: no progress token, no 2026 `_meta`
+ * envelope, well-formed, with the headers the transport requires. Anything else goes to the SDK.
+ */
+function plainCall(req: IncomingMessage, body: unknown): PlainCall | undefined {
+  const version = req.headers['mcp-protocol-version'];
+  if (version !== undefined && (typeof version !== 'string' || !LEGACY_VERSIONS.has(version))) return undefined;
+  const accept = req.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+  if (!(req.headers['content-type'] ?? '').includes('application/json')) return undefined;
+  if (!isObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call') return undefined;
+  const id = body['id'];
+  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(body['params'])) return undefined;
+  const { name, arguments: args, _meta: meta, ...rest } = body['params'];
+  if (typeof name !== 'string' || (args !== undefined && !isObject(args)) || Object.keys(rest).length > 0) return undefined;
+  if (meta !== undefined) return undefined;
+  return { id, name, arguments: args };
+}
+
+/**
+ * Serves a plain 2025-era `tools/call` as one JSON response straight from node:http, which
+ * saves the web Request/Response conversion and the per-request SDK server on the hottest path.
+ * Returns false, having done nothing, when the request is not such a call.
+ */
+export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unknown, relayCall: CallRelay): boolean {
+  const call = plainCall(req, body);
+  if (call === undefined) return false;
+  const abort = new AbortController();
+  // A client that goes away cancels, as on the SDK's stateless leg.
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const send = (payload: Record<string, unknown>): void => {
+    if (res.destroyed) return;
+    const json = JSON.stringify({ jsonrpc: '2.0', id: call.id, ...payload });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+    res.end(json);
+  };
+  relayCall({ name: call.name, arguments: call.arguments, signal: abort.signal }).then(
+    (result) => send({ result }),
+    (err: unknown) => {
+      const error = err instanceof ProtocolError ? err : new ProtocolError(-32603, 'Internal error');
+      send({ error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
+    },
+  );
+  return true;
+}
