@@ -108,6 +108,29 @@ describe('request guards', () => {
   });
 });
 
+describe('plain 2025-era calls', () => {
+  const call = (params: unknown, id: unknown = 3): string => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });
+  const auth = { Authorization: `Bearer ${MASTER_KEY}` };
+
+  it('are answered with one JSON response', async () => {
+    const res = await post(auth, call({ name: 'fx-echo', arguments: { text: 'json' } }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'json' }] } });
+  });
+
+  it('get JSON-RPC errors with the request id', async () => {
+    expect(await (await post(auth, call({ name: 'fx-nope' }, 'a'))).json()).toMatchObject({ jsonrpc: '2.0', id: 'a', error: { code: -32602, message: 'Unknown tool: fx-nope' } });
+  });
+
+  it('that are malformed get the same answer as any other MCP request', async () => {
+    const missingName = await post(auth, call({ arguments: {} }));
+    expect(await missingName.text()).toMatch(/"code":-326/);
+    const badArgs = await post(auth, call({ name: 'fx-echo', arguments: 'text' }));
+    expect(await badArgs.text()).toMatch(/"code":-326/);
+  });
+});
+
 describe('health', () => {
   it('answers liveliness and readiness (NATS up, a worker responding)', async () => {
     const base = gateway.url.replace('/mcp', '');
