@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
-import { FAILURES_META_KEY } from '@mcpbus/ingress';
+import { FAILURES_META_KEY } from '@mcpbus/protocol';
 import { connectClient, textOf, type TestClient } from '../harness/clients.js';
 import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
 import { eventually, freePort } from '../harness/wait.js';

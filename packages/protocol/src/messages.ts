@@ -6,6 +6,11 @@ import type { ErrorBody } from './errors.js';
  */
 export const PROTOCOL_VERSION = 1;
 
+/** `_meta` key of a call result that failed the tool's input schema; its value lists the problems. */
+export const INVALID_ARGUMENTS_META_KEY = 'mcpbus/invalidArguments';
+/** `_meta` key under which tools/list reports servers that are missing from the list. */
+export const FAILURES_META_KEY = 'mcpbus/failures';
+
 export interface ListToolsRequest {
   v: 1;
   deadlineAt: number;
@@ -40,8 +45,10 @@ export interface CallToolRequest {
   v: 1;
   callId: string;
   server: string;
-  /** The exposed (prefixed) tool name the client called. */
+  /** The exposed (prefixed) tool name the client called, or its upstream name when `byUpstreamName`. */
   name: string;
+  /** Set by routes scoped to one server (`/mcp/{server}`), where clients see original names. */
+  byUpstreamName?: boolean;
   arguments?: Record<string, unknown>;
   /** Publish progress events on the call's events subject. */
   progress: boolean;
@@ -101,6 +108,7 @@ export const SCHEMAS = Object.freeze({
       callId,
       server: serverName,
       name: { type: 'string', minLength: 1, maxLength: 256 },
+      byUpstreamName: { type: 'boolean' },
       arguments: { type: 'object' },
       progress: { type: 'boolean' },
       deadlineAt,

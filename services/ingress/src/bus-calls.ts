@@ -26,6 +26,8 @@ export interface ProgressUpdate {
 export interface CallOptions {
   server: string;
   name: string;
+  /** `name` is the upstream tool name (single-server routes). */
+  byUpstreamName?: boolean;
   arguments: Record<string, unknown> | undefined;
   timeoutMs: number;
   /** Receives every progress update in order, before the call resolves. */
@@ -51,6 +53,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     const deadlineAt = Date.now() + options.timeoutMs;
     const body: CallToolRequest = { v: 1, callId, server: options.server, name: options.name, progress: options.onProgress !== undefined, deadlineAt };
     if (options.arguments !== undefined) body.arguments = options.arguments;
+    if (options.byUpstreamName === true) body.byUpstreamName = true;
 
     const relay = options.onProgress === undefined ? undefined : createProgressRelay(options.onProgress);
     const sub = relay === undefined ? undefined : nc.subscribe(subjects.callEvents(callId), {

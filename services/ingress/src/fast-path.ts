@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ProtocolError } from '@modelcontextprotocol/server';
-import type { CallRelay } from './relay-call.js';
+import type { Logger } from 'pino';
+import { toProtocolError, type CallRelay } from './relay-call.js';
+import type { Scope } from './scope.js';
 
 /** 2025-era revisions a plain call may name in MCP-Protocol-Version (absent means 2025-03-26). */
 const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
@@ -35,7 +36,7 @@ function plainCall(req: IncomingMessage, body: unknown): PlainCall | undefined {
  * saves the web Request/Response conversion and the per-request SDK server on the hottest path.
  * Returns false, having done nothing, when the request is not such a call.
  */
-export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unknown, relayCall: CallRelay): boolean {
+export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unknown, scope: Scope, relayCall: CallRelay, log: Logger): boolean {
   const call = plainCall(req, body);
   if (call === undefined) return false;
   const abort = new AbortController();
@@ -49,10 +50,10 @@ export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unk
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
     res.end(json);
   };
-  relayCall({ name: call.name, arguments: call.arguments, signal: abort.signal }).then(
+  relayCall({ name: call.name, arguments: call.arguments, scope, signal: abort.signal }).then(
     (result) => send({ result }),
     (err: unknown) => {
-      const error = err instanceof ProtocolError ? err : new ProtocolError(-32603, 'Internal error');
+      const error = toProtocolError(err, log);
       send({ error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
     },
   );

@@ -1,2 +1,2 @@
 export { startIngress, type StartIngressOptions, type IngressHandle } from './start-ingress.js';
-export { FAILURES_META_KEY, GATEWAY_INFO } from './mcp-server.js';
+export { GATEWAY_INFO } from './mcp-server.js';

@@ -3,11 +3,16 @@ import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError, jsonRpcCodeOf, messageOf, serverOfToolName } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls, ProgressUpdate } from './bus-calls.js';
+import type { Scope } from './scope.js';
 
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
 export function toProtocolError(err: unknown, log: Logger): ProtocolError {
   if (err instanceof ProtocolError) return err;
-  if (err instanceof McpbusError) return new ProtocolError(jsonRpcCodeOf(err), err.message, err.data?.['server'] === undefined ? undefined : { server: err.data['server'] });
+  if (err instanceof McpbusError) {
+    // A request its client cancelled gets no answer that matters.
+    if (err.code === ErrorCode.Cancelled && err.data?.['byClient'] === true) return new ProtocolError(-32800, 'Request cancelled');
+    return new ProtocolError(jsonRpcCodeOf(err), err.message, err.data?.['server'] === undefined ? undefined : { server: err.data['server'] });
+  }
   log.error({ err: messageOf(err) }, 'unexpected ingress error');
   return new ProtocolError(-32603, 'Internal error');
 }
@@ -15,40 +20,40 @@ export function toProtocolError(err: unknown, log: Logger): ProtocolError {
 export interface RelayCallRequest {
   name: string;
   arguments: Record<string, unknown> | undefined;
+  scope: Scope;
   signal: AbortSignal;
   onProgress?: (update: ProgressUpdate) => Promise<void> | void;
 }
 
-/** What one ingress needs to relay `tools/call`: its config, and the bus. */
-export interface CallRelay {
-  (request: RelayCallRequest): Promise<Record<string, unknown>>;
-}
+/** Relays one `tools/call`; rejects with a McpbusError. */
+export type CallRelay = (request: RelayCallRequest) => Promise<Record<string, unknown>>;
 
 /**
- * The one implementation of `tools/call` at the ingress, whichever way the request came in:
- * find the server from the name's prefix (unknown → -32602 without a bus round trip), call it
- * over the bus, and turn failures into JSON-RPC errors.
+ * The one implementation of `tools/call` at the ingress, whichever way the request came in (MCP,
+ * the JSON fast path, REST): find the server (from the name's prefix, or the scope's single
+ * server), refuse names outside the scope without a bus round trip, and call it over the bus.
  */
-export function createCallRelay(config: McpbusConfig, bus: BusCalls, log: Logger): CallRelay {
+export function createCallRelay(config: McpbusConfig, bus: BusCalls): CallRelay {
   const configured = new Map<string, ServerConfig>(config.servers.map((s) => [s.name, s]));
   return async (request) => {
-    const serverName = serverOfToolName(request.name, config.settings.toolSeparator);
-    const target = serverName === undefined ? undefined : configured.get(serverName);
-    if (target === undefined) throw new ProtocolError(-32602, `Unknown tool: ${request.name}`);
+    const serverName = request.scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
+    const inScope = serverName !== undefined && (request.scope.servers === undefined || request.scope.servers.includes(serverName));
+    const target = inScope ? configured.get(serverName) : undefined;
+    if (target === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${request.name}`);
     try {
       return await bus.callTool({
         server: target.name,
         name: request.name,
+        byUpstreamName: request.scope.single !== undefined,
         arguments: request.arguments,
         timeoutMs: target.timeoutMs,
         signal: request.signal,
         ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
       });
     } catch (err: unknown) {
-      // A request its client cancelled gets no answer that matters; any other cancellation
-      // (a worker shutting down) is reported as what it is.
-      if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted) throw new ProtocolError(-32800, 'Request cancelled');
-      throw toProtocolError(err, log);
+      if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted)
+        throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } });
+      throw err;
     }
   };
 }

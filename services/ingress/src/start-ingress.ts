@@ -1,18 +1,22 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError, httpStatusOf, jsonRpcCodeOf } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
 import { tryFastCall } from './fast-path.js';
 import { createGatewayServer } from './mcp-server.js';
+import { sendJson, sendRestError, sendRpcError } from './http-replies.js';
 import { readJsonBody } from './read-body.js';
 import { createCallRelay } from './relay-call.js';
+import { restRouteOf, serveRest, type RestDeps } from './rest.js';
+import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -29,18 +33,6 @@ export interface IngressHandle {
   inflight(): number;
   /** Stops accepting connections, lets running requests finish (up to the drain timeout). */
   close(): Promise<void>;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-function sendRpcError(res: ServerResponse, err: McpbusError, id: unknown = null): void {
-  const headers: Record<string, string> = err.code === ErrorCode.PayloadTooLarge ? { Connection: 'close' } : {};
-  if (err.code === ErrorCode.Unauthorized) headers['WWW-Authenticate'] = 'Bearer realm="mcpbus"';
-  sendJson(res, httpStatusOf(err.code), { jsonrpc: '2.0', error: { code: jsonRpcCodeOf(err), message: err.message }, id }, headers);
 }
 
 /** Room kept for the envelope around a request body on the bus. */
@@ -66,12 +58,19 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const { config, nc } = options;
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
-  const relayCall = createCallRelay(config, bus, log);
-  const mcp = toNodeHandler(createMcpHandler(() => createGatewayServer(bus, relayCall, log), { onerror: (err) => log.warn({ err: err.message }, 'mcp handler error') }), {
-    maxRequestBodySize: config.settings.maxBodyBytes,
-  });
+  const relayCall = createCallRelay(config, bus);
+  // The SDK builds a server per request; the request's scope reaches its factory through this.
+  const scopeOfRequest = new AsyncLocalStorage<Scope>();
+  const mcp = toNodeHandler(
+    createMcpHandler(() => createGatewayServer(scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
+      onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
+    }),
+    { maxRequestBodySize: config.settings.maxBodyBytes },
+  );
   const settings = config.settings;
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
+  const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
+  const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), readBody, log };
   let active = 0;
   // isClosed() stays false while the client reconnects; readiness wants to know that too.
   let natsConnected = true;
@@ -82,20 +81,33 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     }
   })();
 
-  async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Host/Origin and API key checks shared by every MCP and REST route; false once it has answered. */
+  function admitted(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: McpbusError) => void): boolean {
     const problem = hostProblem(req.headers, settings.allowedHosts) ?? originProblem(req.headers, settings.allowedOrigins, settings.allowedHosts);
-    if (problem !== undefined) return sendRpcError(res, new McpbusError(ErrorCode.Forbidden, problem));
-    if (config.masterKey !== undefined && !keyMatches(presentedKey(req.headers), config.masterKey))
-      return sendRpcError(res, new McpbusError(ErrorCode.Unauthorized, 'Unauthorized: send the mcpbus key as "Authorization: Bearer <key>" or "x-litellm-api-key: Bearer <key>"'));
-    if (req.method !== 'POST') return mcp(req, res);
+    if (problem !== undefined) {
+      reply(res, new McpbusError(ErrorCode.Forbidden, problem));
+      return false;
+    }
+    if (config.masterKey !== undefined && !keyMatches(presentedKey(req.headers), config.masterKey)) {
+      reply(res, new McpbusError(ErrorCode.Unauthorized, 'Unauthorized: send the mcpbus key as "Authorization: Bearer <key>" or "x-litellm-api-key: Bearer <key>"'));
+      return false;
+    }
+    return true;
+  }
+
+  async function serveMcp(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    if (!admitted(req, res, sendRpcError)) return;
+    const scope = scopeOf(pathname, req.headers, config);
+    if (scope instanceof McpbusError) return sendRpcError(res, scope);
+    if (req.method !== 'POST') return scopeOfRequest.run(scope, () => mcp(req, res));
     let body: unknown;
     try {
-      body = await readJsonBody(req, maxBodyBytes);
+      body = await readBody(req);
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
-    if (tryFastCall(req, res, body, relayCall)) return;
-    return mcp(req, res, body);
+    if (tryFastCall(req, res, body, scope, relayCall, log)) return;
+    return scopeOfRequest.run(scope, () => mcp(req, res, body));
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
@@ -111,9 +123,15 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/mcp' || path === '/mcp/') return serveMcp(req, res);
     if (path === '/health/liveliness' || path === '/health/liveness') return sendJson(res, 200, "I'm alive!");
     if (path === '/health/readiness') return serveReadiness(res);
+    // REST paths come first: a server named "enabled" or "tools" is reached as /{server}/mcp.
+    const restRoute = restRouteOf(path);
+    if (restRoute !== undefined) {
+      if (admitted(req, res, sendRestError)) await serveRest(restRoute, req, res, rest);
+      return;
+    }
+    if (path === '/mcp' || path === '/mcp/' || serverInPath(path) !== undefined) return serveMcp(req, res, path);
     sendJson(res, 404, { error: { code: 'not_found', message: `No route for ${req.method ?? 'GET'} ${path}` } });
   }
 

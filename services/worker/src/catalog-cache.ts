@@ -14,6 +14,7 @@ const MISS_REFRESH_INTERVAL_MS = 2_000;
 interface Entry {
   tools: CatalogTool[];
   byName: Map<string, CatalogTool>;
+  byUpstreamName: Map<string, CatalogTool>;
   fetchedAt: number;
   stale: boolean;
 }
@@ -21,8 +22,11 @@ interface Entry {
 export interface CatalogCache {
   /** Tools of the given servers; a server that fails or misses its deadline is reported, not thrown. */
   list(servers: readonly ServerSessions[], deadlineMs: number): Promise<{ tools: CatalogTool[]; failures: ServerFailure[] }>;
-  /** One tool by exposed name; refreshes the server's catalog once if the name is unknown. */
-  find(sessions: ServerSessions, exposedName: string, deadlineMs: number): Promise<CatalogTool | undefined>;
+  /**
+   * One tool by exposed name (or by upstream name); refreshes the server's catalog once if the
+   * name is unknown.
+   */
+  find(sessions: ServerSessions, name: string, deadlineMs: number, byUpstreamName?: boolean): Promise<CatalogTool | undefined>;
   /** Marks a server's tools stale (upstream sent notifications/tools/list_changed). */
   invalidate(server: string): void;
 }
@@ -74,7 +78,13 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       if (cursor === undefined) break;
     }
     const catalog = buildServerCatalog(sessions.server.name, tools.filter((t) => isExposed(sessions.server, t.name)), options.separator);
-    return { tools: catalog, byName: new Map(catalog.map((t) => [t.name, t])), fetchedAt: Date.now(), stale: false };
+    return {
+      tools: catalog,
+      byName: new Map(catalog.map((t) => [t.name, t])),
+      byUpstreamName: new Map(catalog.map((t) => [t.upstreamName, t])),
+      fetchedAt: Date.now(),
+      stale: false,
+    };
   }
 
   function refresh(sessions: ServerSessions, deadlineMs: number): Promise<Entry> {
@@ -116,17 +126,18 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       });
       return { tools, failures };
     },
-    async find(sessions, exposedName, deadlineMs) {
-      const name = sessions.server.name;
-      const hit = fresh(name)?.byName.get(exposedName);
+    async find(sessions, toolName, deadlineMs, byUpstreamName = false) {
+      const server = sessions.server.name;
+      const lookup = (entry: Entry | undefined): CatalogTool | undefined => (byUpstreamName ? entry?.byUpstreamName : entry?.byName)?.get(toolName);
+      const hit = lookup(fresh(server));
       if (hit !== undefined) return hit;
-      const known = entries.get(name);
-      if (known !== undefined && !known.stale && Date.now() - known.fetchedAt < MISS_REFRESH_INTERVAL_MS) return known.byName.get(exposedName);
+      const known = entries.get(server);
+      if (known !== undefined && !known.stale && Date.now() - known.fetchedAt < MISS_REFRESH_INTERVAL_MS) return lookup(known);
       try {
-        return (await refresh(sessions, deadlineMs)).byName.get(exposedName);
+        return lookup(await refresh(sessions, deadlineMs));
       } catch (err: unknown) {
         // The upstream cannot list right now; a tool it listed before is still worth trying.
-        const stale = known?.byName.get(exposedName);
+        const stale = lookup(known);
         if (stale !== undefined) return stale;
         throw err;
       }

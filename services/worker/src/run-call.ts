@@ -1,6 +1,6 @@
 import { SERVER_INFO_META_KEY } from '@modelcontextprotocol/client';
 import type { ArgumentValidator } from '@mcpbus/catalog';
-import { ErrorCode, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
 import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 
@@ -44,12 +44,17 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
   const remaining = (): number => req.deadlineAt - Date.now() - REPLY_MARGIN_MS;
   if (remaining() <= 0) throw new McpbusError(ErrorCode.Timeout, `call of ${req.name} reached its deadline before it started`);
 
-  const entry = await deps.catalog.find(sessions, req.name, Math.min(remaining(), server.timeoutMs));
+  const entry = await deps.catalog.find(sessions, req.name, Math.min(remaining(), server.timeoutMs), req.byUpstreamName === true);
   if (entry === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${req.name}`, { data: { server: server.name } });
 
   const args = req.arguments ?? {};
   const check = deps.validator.check(entry.tool.inputSchema, args);
-  if (!check.ok) return { result: toolError(`Invalid arguments for tool ${req.name}:\n${check.problems.map((p) => `- ${p}`).join('\n')}`), events: 0 };
+  if (!check.ok) {
+    const result = toolError(`Invalid arguments for tool ${req.name}:\n${check.problems.map((p) => `- ${p}`).join('\n')}`);
+    // Marks the error as the gateway's own, so REST callers can get a 400 instead of a result.
+    result['_meta'] = { [INVALID_ARGUMENTS_META_KEY]: check.problems };
+    return { result, events: 0 };
+  }
 
   const client = await sessions.acquire();
   const timeoutMs = Math.max(1, Math.min(server.timeoutMs, remaining()));

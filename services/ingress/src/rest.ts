@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, messageOf } from '@mcpbus/protocol';
+import type { Logger } from 'pino';
+import type { BusCalls } from './bus-calls.js';
+import { sendJson, sendRestError } from './http-replies.js';
+import type { CallRelay } from './relay-call.js';
+import { ALL_SERVERS } from './scope.js';
+
+/** LiteLLM's REST paths, old (`/mcp/…`) and new (`/mcp-rest/…`), to what they do. */
+const ROUTES: Readonly<Record<string, 'enabled' | 'list' | 'call'>> = {
+  '/mcp/enabled': 'enabled',
+  '/mcp-rest/enabled': 'enabled',
+  '/mcp/tools/list': 'list',
+  '/mcp-rest/tools/list': 'list',
+  '/mcp/tools/call': 'call',
+  '/mcp-rest/tools/call': 'call',
+};
+
+export function restRouteOf(pathname: string): 'enabled' | 'list' | 'call' | undefined {
+  return ROUTES[pathname.replace(/\/+$/, '')];
+}
+
+export interface RestDeps {
+  bus: BusCalls;
+  relayCall: CallRelay;
+  knownServers: ReadonlySet<string>;
+  readBody: (req: IncomingMessage) => Promise<unknown>;
+  log: Logger;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `GET …/tools/list[?server_id=]`: every tool with its server, as LiteLLM lists them. */
+async function listTools(url: URL, res: ServerResponse, deps: RestDeps): Promise<void> {
+  const serverId = url.searchParams.get('server_id') ?? undefined;
+  if (serverId !== undefined && !deps.knownServers.has(serverId))
+    return sendRestError(res, new McpbusError(ErrorCode.UnknownServer, `Server with id ${serverId} not found`), { tools: [] });
+  const { tools, failures } = await deps.bus.listTools(serverId === undefined ? undefined : [serverId]);
+  const listed = tools.map((t) => ({ ...t.tool, mcp_info: { server_name: t.server, tool_name: t.upstreamName } }));
+  const partial = failures.length > 0;
+  sendJson(res, 200, {
+    tools: listed,
+    error: partial ? 'partial_failure' : null,
+    message: partial ? `Failed to get tools from: ${failures.map((f) => `${f.server} (${f.message})`).join('; ')}` : 'Successfully retrieved tools',
+    failures,
+  });
+}
+
+/** `POST …/tools/call` with `{ name, arguments }`: the MCP call result, or an error with a fitting status. */
+async function callTool(req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<void> {
+  const body = await deps.readBody(req);
+  if (!isObject(body) || typeof body['name'] !== 'string' || (body['arguments'] !== undefined && !isObject(body['arguments'])))
+    throw new McpbusError(ErrorCode.BadRequest, 'Send a JSON object { "name": "<tool>", "arguments": { … } }');
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const result = await deps.relayCall({ name: body['name'], arguments: body['arguments'], scope: ALL_SERVERS, signal: abort.signal });
+  const meta = result['_meta'];
+  const problems = isObject(meta) ? meta[INVALID_ARGUMENTS_META_KEY] : undefined;
+  if (Array.isArray(problems))
+    return sendRestError(res, new McpbusError(ErrorCode.InvalidParams, `Invalid arguments for tool ${body['name']}`), { problems });
+  sendJson(res, 200, result);
+}
+
+/**
+ * LiteLLM's REST endpoints, over the same bus, catalog, validation and errors as `/mcp`.
+ * Authentication and Host/Origin checks happen before this is called.
+ */
+export async function serveRest(route: 'enabled' | 'list' | 'call', req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://ingress');
+  const method = route === 'call' ? 'POST' : 'GET';
+  if (req.method !== method) return sendRestError(res, new McpbusError(ErrorCode.BadRequest, `Use ${method} ${url.pathname}`));
+  try {
+    if (route === 'enabled') return sendJson(res, 200, { enabled: true });
+    if (route === 'list') return await listTools(url, res, deps);
+    return await callTool(req, res, deps);
+  } catch (err: unknown) {
+    if (err instanceof McpbusError) return sendRestError(res, err);
+    deps.log.error({ err: messageOf(err) }, 'REST request failed');
+    sendRestError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
+  }
+}
