@@ -20,6 +20,8 @@ export interface GatewayOptions {
   workers?: number;
   settings?: Record<string, unknown>;
   masterKey?: string | null;
+  /** More top-level config sections (e.g. `mcp_tools`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface TestGateway {
@@ -44,6 +46,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     mcp_servers: options.servers,
     general_settings: masterKey === null ? {} : { master_key: masterKey },
     mcpbus_settings: { subject_root: `t${randomBytes(6).toString('hex')}`, ...options.settings },
+    ...options.extra,
   };
   const config = parseConfig(stringify(doc), { env: {} });
   const runtime = loadRuntimeEnv({ NATS_URL, REDIS_URL });

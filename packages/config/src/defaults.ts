@@ -12,6 +12,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   listDeadlineMs: 5_000,
   callTimeoutMs: 60_000,
   drainTimeoutMs: 30_000,
+  localToolsServer: 'local',
 });
 
 /** MCP protocol revisions an upstream's `spec_version` may name. */

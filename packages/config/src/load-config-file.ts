@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { Env } from './fields.js';
 import { parseConfig } from './parse-config.js';
@@ -13,5 +14,5 @@ export async function loadConfigFile(path: string, options: { readonly env: Env 
     const reason = err instanceof Error ? err.message : String(err);
     throw new ConfigError([`config: cannot read ${path}: ${reason}`], { cause: err });
   }
-  return parseConfig(text, { env: options.env, sourceName: path });
+  return parseConfig(text, { env: options.env, sourceName: path, baseDir: dirname(resolve(path)) });
 }

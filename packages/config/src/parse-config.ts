@@ -1,17 +1,20 @@
 import { ConfigError } from './errors.js';
 import { type Ctx, type Env, asMap, childPath, isAbsent, readString, report } from './fields.js';
 import { deepFreeze } from './freeze.js';
+import { readLocalTools } from './local-tools.js';
 import { readServer } from './server.js';
 import { readSettings } from './settings.js';
 import type { McpbusConfig, ServerConfig } from './types.js';
 import { parseYaml } from './yaml-source.js';
 
-const USED_SECTIONS: ReadonlySet<string> = new Set(['mcp_servers', 'general_settings', 'mcpbus_settings']);
+const USED_SECTIONS: ReadonlySet<string> = new Set(['mcp_servers', 'mcp_tools', 'general_settings', 'mcpbus_settings']);
 
 export interface ParseConfigOptions {
   readonly env: Env;
   /** Names the document in YAML syntax errors, e.g. the file path. Defaults to "config". */
   readonly sourceName?: string;
+  /** Where relative `mcp_tools` handler paths start; the config file's folder. Defaults to the working directory. */
+  readonly baseDir?: string;
 }
 
 /**
@@ -29,12 +32,22 @@ export function parseConfig(text: string, options: ParseConfigOptions): McpbusCo
   const { settings, separatorOk } = readSettings(ctx, root.get('mcpbus_settings'), 'mcpbus_settings');
   const servers = readServers(ctx, root.get('mcp_servers'), separatorOk ? settings.toolSeparator : undefined, settings.callTimeoutMs);
   const masterKey = readMasterKey(ctx, root.get('general_settings'));
+  const localTools = readLocalTools(ctx, root.get('mcp_tools'), options.baseDir ?? process.cwd());
+  if (localTools.length > 0 && servers.some((s) => s.name === settings.localToolsServer)) {
+    report(ctx, `mcp_servers.${settings.localToolsServer}`, `clashes with the server mcp_tools appear under; rename it or set mcpbus_settings.local_tools_server`);
+  }
   if (ctx.problems.length > 0) throw new ConfigError(ctx.problems);
 
   const ignoredSections = [...root.keys()].filter((key) => !USED_SECTIONS.has(key)).sort();
-  const config: McpbusConfig = { servers, settings, ignoredSections };
+  const local = localTools.length === 0 ? [] : [localServer(settings.localToolsServer, settings.callTimeoutMs)];
+  const config: McpbusConfig = { servers: [...servers, ...local], localTools, settings, ignoredSections };
   const key = masterKey ?? nonEmpty(options.env['MCPBUS_MASTER_KEY']);
   return deepFreeze(key === undefined ? config : { ...config, masterKey: key });
+}
+
+/** The server `mcp_tools:` appear under; workers serve it in-process. */
+function localServer(name: string, timeoutMs: number): ServerConfig {
+  return { name, transport: 'local', args: [], env: {}, authType: 'none', headers: {}, timeoutMs, poolSize: 1, description: 'mcp_tools from the config' };
 }
 
 function readServers(ctx: Ctx, value: unknown, separator: string | undefined, defaultTimeoutMs: number): ServerConfig[] {

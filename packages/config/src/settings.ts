@@ -1,5 +1,6 @@
 import { DEFAULT_SETTINGS, MAX_TIMER_MS } from './defaults.js';
 import { type Ctx, asMap, childPath, isAbsent, readInteger, readString, readStringList, report, reportUnknownKeys } from './fields.js';
+import { isValidServerName } from '@mcpbus/protocol';
 import type { GatewaySettings } from './types.js';
 
 const SEPARATOR = /^[A-Za-z0-9_.-]{1,3}$/;
@@ -17,6 +18,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
 ];
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'local_tools_server',
   'tool_separator',
   'subject_root',
   'allowed_hosts',
@@ -45,6 +47,13 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
       report(ctx, at('tool_separator'), 'must be 1 to 3 of the characters A-Z a-z 0-9 _ . -');
     }
     if (text !== undefined && separatorOk) settings.toolSeparator = text;
+  }
+
+  const local = map.get('local_tools_server');
+  if (!isAbsent(local)) {
+    const text = readString(ctx, local, at('local_tools_server'));
+    if (text !== undefined && !isValidServerName(text, settings.toolSeparator)) report(ctx, at('local_tools_server'), 'must be a valid server name (see mcp_servers names)');
+    else if (text !== undefined) settings.localToolsServer = text;
   }
 
   const root = map.get('subject_root');

@@ -1,5 +1,8 @@
-/** How mcpbus reaches an upstream MCP server. */
-export type TransportKind = 'stdio' | 'sse' | 'http';
+/**
+ * How mcpbus reaches an upstream MCP server. `local` is the server mcpbus makes of the
+ * `mcp_tools:` section: it runs inside each worker and cannot be configured in `mcp_servers`.
+ */
+export type TransportKind = 'stdio' | 'sse' | 'http' | 'local';
 /** LiteLLM's `auth_type` values. */
 export type AuthType = 'none' | 'bearer_token' | 'basic' | 'api_key' | 'authorization';
 
@@ -31,6 +34,16 @@ export interface ServerConfig {
   readonly disallowedTools?: readonly string[];
 }
 
+/** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */
+export interface LocalToolConfig {
+  readonly name: string;
+  readonly description?: string;
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+  /** Absolute path of the JS/TS module. */
+  readonly modulePath: string;
+  readonly exportName: string;
+}
+
 /** mcpbus's own settings (`mcpbus_settings:`); every key has a default. */
 export interface GatewaySettings {
   readonly toolSeparator: string;
@@ -47,10 +60,15 @@ export interface GatewaySettings {
   readonly callTimeoutMs: number;
   /** How long SIGTERM waits for in-flight calls. */
   readonly drainTimeoutMs: number;
+  /** The server name `mcp_tools:` appear under. */
+  readonly localToolsServer: string;
 }
 
 export interface McpbusConfig {
+  /** Upstreams in config order; `mcp_tools:`, when present, adds a last one with transport `local`. */
   readonly servers: readonly ServerConfig[];
+  /** The `mcp_tools:` entries, served by the `local` server. */
+  readonly localTools: readonly LocalToolConfig[];
   /** `general_settings.master_key` (or MCPBUS_MASTER_KEY). No key means no authentication. */
   readonly masterKey?: string;
   readonly settings: GatewaySettings;

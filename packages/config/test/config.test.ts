@@ -106,6 +106,7 @@ describe('parseConfig: full example', () => {
       listDeadlineMs: 2000,
       callTimeoutMs: 3000,
       drainTimeoutMs: 4000,
+      localToolsServer: 'local',
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -381,6 +382,7 @@ describe('parseConfig: settings', () => {
       listDeadlineMs: 5000,
       callTimeoutMs: 60000,
       drainTimeoutMs: 30000,
+      localToolsServer: 'local',
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });
@@ -506,5 +508,52 @@ describe('loadRuntimeEnv', () => {
       natsUrlIsDefault: false,
       redisUrlIsDefault: false,
     });
+  });
+});
+
+describe('parseConfig: mcp_tools', () => {
+  it('reads local tools, resolves handler paths against baseDir and adds the local server', () => {
+    const config = parseConfig(
+      'mcp_tools:\n  - name: get_time\n    description: Time\n    input_schema: { type: object, properties: { f: { type: string } } }\n    handler: ./tools/time.ts#getTime\n  - name: plain\n    handler: /abs/mod.js\n',
+      { env: {}, baseDir: '/srv/cfg' },
+    );
+    expect(config.localTools).toEqual([
+      { name: 'get_time', description: 'Time', inputSchema: { type: 'object', properties: { f: { type: 'string' } } }, modulePath: '/srv/cfg/tools/time.ts', exportName: 'getTime' },
+      { name: 'plain', inputSchema: { type: 'object' }, modulePath: '/abs/mod.js', exportName: 'default' },
+    ]);
+    expect(config.servers.at(-1)).toMatchObject({ name: 'local', transport: 'local' });
+    expect(parse('mcp_servers: {}').localTools).toEqual([]);
+    expect(parse('mcp_servers: {}').servers).toEqual([]);
+  });
+
+  it('refuses LiteLLM Python handlers, bad names, duplicates and a clashing server name', () => {
+    expect(
+      problemsOf(`
+mcp_servers:
+  local: { command: x }
+mcp_tools:
+  - name: a
+    handler: mcp_tools.get_current_time
+  - name: "bad name"
+    handler: ./m.ts#f
+  - name: b
+    handler: ./m.ts#f
+  - name: b
+    handler: ./m.ts#g
+  - name: c
+`),
+    ).toEqual([
+      expect.stringContaining("mcp_tools[0].handler: must be \"path/to/module.ts#exportName\""),
+      'mcp_tools[1].name: must be 1 to 128 of the characters A-Z a-z 0-9 _ . -',
+      'mcp_tools[3].name: another tool is already named "b"',
+      'mcp_tools[4].handler: is required',
+      'mcp_servers.local: clashes with the server mcp_tools appear under; rename it or set mcpbus_settings.local_tools_server',
+    ]);
+  });
+
+  it('puts local tools under another server name when asked', () => {
+    const config = parse('mcpbus_settings: { local_tools_server: tools }\nmcp_tools:\n  - { name: a, handler: ./m.ts#f }\n');
+    expect(config.servers.map((s) => s.name)).toEqual(['tools']);
+    expect(problemsOf('mcpbus_settings: { local_tools_server: my-tools }')).toEqual([expect.stringContaining('mcpbus_settings.local_tools_server')]);
   });
 });

@@ -1,4 +1,4 @@
-import { Client, type PriorDiscovery, type VersionNegotiationMode } from '@modelcontextprotocol/client';
+import { Client, type PriorDiscovery, type Transport, type VersionNegotiationMode } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
@@ -21,6 +21,8 @@ export interface ServerSessionsOptions {
   /** Called when the upstream says its tool list changed. */
   onToolsChanged?: () => void;
   connectTimeoutMs?: number;
+  /** Makes the transport of each session; defaults to the server's configured transport. */
+  transportFactory?: () => Transport;
   /** First and largest delay between reconnect attempts. */
   backoff?: { initialMs: number; maxMs: number };
 }
@@ -63,8 +65,9 @@ const STABLE_SESSION_MS = 30_000;
 
 function negotiationFor(server: ServerConfig): VersionNegotiationMode {
   if (server.specVersion === PINNED_MODERN) return { pin: PINNED_MODERN };
-  // Legacy SSE has no server/discover, and a configured 2025 revision needs no probe.
-  if (server.specVersion !== undefined || server.transport === 'sse') return 'legacy';
+  // Legacy SSE has no server/discover, a configured 2025 revision needs no probe, and the
+  // in-process server of mcp_tools is ours.
+  if (server.specVersion !== undefined || server.transport === 'sse' || server.transport === 'local') return 'legacy';
   return 'auto';
 }
 
@@ -102,7 +105,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice');
     // 2025 sessions deliver this notification unsolicited; 2026 ones on the listen stream below.
     client.setNotificationHandler('notifications/tools/list_changed', () => options.onToolsChanged?.());
-    const transport = createTransport(server, log);
+    const transport = options.transportFactory?.() ?? createTransport(server, log);
     try {
       await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
     } catch (err: unknown) {

@@ -12,6 +12,7 @@ import { upstreamHeaders } from './auth-headers.js';
  */
 export function describeServer(server: ServerConfig): string {
   if (server.transport === 'stdio') return `stdio: ${basename(server.command ?? '')} (${server.args.length} args)`;
+  if (server.transport === 'local') return 'local: mcp_tools';
   try {
     return `${server.transport}: ${new URL(server.url ?? '').origin}`;
   } catch {
@@ -25,6 +26,7 @@ export function describeServer(server: ServerConfig): string {
  * can never block on a full pipe.
  */
 export function createTransport(server: ServerConfig, log: Logger): Transport {
+  if (server.transport === 'local') throw new Error(`server "${server.name}" runs in-process; its sessions need a transport factory`);
   if (server.transport === 'stdio') {
     const transport = new StdioClientTransport({
       command: server.command ?? '',

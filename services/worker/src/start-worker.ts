@@ -15,6 +15,7 @@ import {
 import { createServerSessions, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
+import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { runCall } from './run-call.js';
 
 export interface StartWorkerOptions {
@@ -44,10 +45,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subjects = createSubjects(config.settings.subjectRoot);
   const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
   const validator = createArgumentValidator();
+  const localTools = await loadLocalTools(config.localTools);
   const sessions = new Map<string, ServerSessions>(
     config.servers.map((server) => [
       server.name,
-      createServerSessions({ server, log, onToolsChanged: () => catalog.invalidate(server.name) }),
+      createServerSessions({
+        server,
+        log,
+        onToolsChanged: () => catalog.invalidate(server.name),
+        ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
+      }),
     ]),
   );
   const running = new Map<string, AbortController>();
