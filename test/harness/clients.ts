@@ -22,16 +22,18 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-/** A fetch that sends consecutive requests to the given URLs in turn (two ingress replicas). */
+/**
+ * A fetch that sends consecutive requests to the hosts of the given URLs in turn (two ingress
+ * replicas), keeping each request's own path and query.
+ */
 export function alternatingFetch(urls: readonly string[], seen: string[] = []): typeof fetch {
   let next = 0;
   return (input, init) => {
-    const target = urls[next % urls.length] as string;
+    const target = new URL(urls[next % urls.length] as string);
     next += 1;
-    seen.push(target);
     const original = new URL(input instanceof Request ? input.url : String(input));
-    const rewritten = new URL(target);
-    rewritten.search = original.search;
+    const rewritten = new URL(`${original.pathname}${original.search}`, target.origin);
+    seen.push(rewritten.toString());
     return fetch(rewritten, init);
   };
 }

@@ -72,6 +72,12 @@ export interface CancelMessage {
   reason?: string;
 }
 
+/** A JSON-RPC message for a legacy SSE session, forwarded to the replica holding its stream. */
+export interface SessionMessage {
+  v: 1;
+  message: Record<string, unknown>;
+}
+
 export interface CallToolOk {
   ok: true;
   result: Record<string, unknown>;
@@ -135,6 +141,13 @@ export const SCHEMAS = Object.freeze({
     type: 'object',
     required: ['v', 'callId'],
     properties: { v: { const: 1 }, callId, reason: { type: 'string', maxLength: 1000 } },
+    additionalProperties: false,
+  },
+  SessionMessage: {
+    $id: 'https://mcpbus.dev/schemas/v1/session-message.json',
+    type: 'object',
+    required: ['v', 'message'],
+    properties: { v: { const: 1 }, message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } } },
     additionalProperties: false,
   },
   Reply: {

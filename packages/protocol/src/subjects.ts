@@ -42,6 +42,11 @@ export interface Subjects {
   callCancelAny(): string;
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
+  /**
+   * Request/reply: a message POSTed for a legacy SSE session, delivered to whichever ingress
+   * replica holds the session's stream.
+   */
+  sessionMessages(sessionId: string): string;
 }
 
 export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
@@ -60,5 +65,6 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     callCancel: (callId: string) => `${base}.calls.${checkedCallId(callId)}.cancel`,
     callCancelAny: () => `${base}.calls.*.cancel`,
     workersPing: () => `${base}.workers.ping`,
+    sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });
 }

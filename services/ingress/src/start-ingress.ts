@@ -5,7 +5,7 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, createSubjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
@@ -14,7 +14,8 @@ import { tryFastCall } from './fast-path.js';
 import { createGatewayServer } from './mcp-server.js';
 import { sendJson, sendRestError, sendRpcError } from './http-replies.js';
 import { readJsonBody } from './read-body.js';
-import { createCallRelay } from './relay-call.js';
+import { LEGACY_MESSAGES_PATH, createLegacySse } from './legacy-sse.js';
+import { createCallRelay, type CallRelay } from './relay-call.js';
 import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 
@@ -58,7 +59,17 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const { config, nc } = options;
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
-  const relayCall = createCallRelay(config, bus);
+  const untracked = createCallRelay(config, bus);
+  // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
+  let calls = 0;
+  const relayCall: CallRelay = async (request) => {
+    calls += 1;
+    try {
+      return await untracked(request);
+    } finally {
+      calls -= 1;
+    }
+  };
   // The SDK builds a server per request; the request's scope reaches its factory through this.
   const scopeOfRequest = new AsyncLocalStorage<Scope>();
   const mcp = toNodeHandler(
@@ -71,7 +82,10 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
   const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), readBody, log };
-  let active = 0;
+  const legacy = createLegacySse({ nc, subjects: createSubjects(settings.subjectRoot), buildServer: (scope) => createGatewayServer(scope, bus, relayCall, log), log });
+  // Requests being answered; legacy SSE streams leave this set once they are open.
+  const active = new Set<ServerResponse>();
+  let draining = false;
   // isClosed() stays false while the client reconnects; readiness wants to know that too.
   let natsConnected = true;
   void (async () => {
@@ -99,6 +113,8 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     if (!admitted(req, res, sendRpcError)) return;
     const scope = scopeOf(pathname, req.headers, config);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
+    if (req.method === 'GET' && req.headers['mcp-session-id'] === undefined && (req.headers.accept ?? '').includes('text/event-stream'))
+      return openLegacySession(res, scope);
     if (req.method !== 'POST') return scopeOfRequest.run(scope, () => mcp(req, res));
     let body: unknown;
     try {
@@ -108,6 +124,31 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     }
     if (tryFastCall(req, res, body, scope, relayCall, log)) return;
     return scopeOfRequest.run(scope, () => mcp(req, res, body));
+  }
+
+  /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */
+  async function openLegacySession(res: ServerResponse, scope: Scope): Promise<void> {
+    if (draining) return sendRpcError(res, new McpbusError(ErrorCode.NoWorkers, 'This ingress is shutting down; reconnect'));
+    active.delete(res);
+    await legacy.open(res, scope);
+  }
+
+  async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!admitted(req, res, sendRpcError)) return;
+    if (path === LEGACY_MESSAGES_PATH) {
+      if (req.method !== 'POST') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, `Use POST ${LEGACY_MESSAGES_PATH}?sessionId=…`));
+      let body: unknown;
+      try {
+        body = await readBody(req);
+      } catch (err: unknown) {
+        return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
+      }
+      return legacy.post(req, res, body);
+    }
+    if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
+    const scope = scopeOf('/mcp', req.headers, config);
+    if (scope instanceof McpbusError) return sendRpcError(res, scope);
+    return openLegacySession(res, scope);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
@@ -131,15 +172,14 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       if (admitted(req, res, sendRestError)) await serveRest(restRoute, req, res, rest);
       return;
     }
+    if (path === '/sse' || path === LEGACY_MESSAGES_PATH) return serveLegacy(req, res, path);
     if (path === '/mcp' || path === '/mcp/' || serverInPath(path) !== undefined) return serveMcp(req, res, path);
     sendJson(res, 404, { error: { code: 'not_found', message: `No route for ${req.method ?? 'GET'} ${path}` } });
   }
 
   const server = createServer((req, res) => {
-    active += 1;
-    res.on('close', () => {
-      active -= 1;
-    });
+    active.add(res);
+    res.on('close', () => active.delete(res));
     route(req, res).catch((err: unknown) => {
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
       sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
@@ -162,7 +202,9 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const until = Date.now() + settings.drainTimeoutMs;
-    while (active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    draining = true;
+    while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    await legacy.close();
     server.closeAllConnections();
     await closed;
     log.info('ingress stopped');
@@ -171,7 +213,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   return {
     port,
     url,
-    inflight: () => active,
+    inflight: () => active.size + calls,
     close() {
       closing ??= drain();
       return closing;

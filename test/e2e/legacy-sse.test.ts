@@ -1,0 +1,104 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alternatingFetch, textOf } from '../harness/clients.js';
+import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
+import { eventually } from '../harness/wait.js';
+
+let gateway: TestGateway;
+let base: string;
+
+beforeAll(async () => {
+  gateway = await startGateway({ servers: { fx: fixtureStdio() }, ingresses: 2 });
+  base = gateway.url.replace(/\/mcp$/, '');
+});
+
+afterAll(async () => {
+  await gateway?.close();
+});
+
+/** A fetch that adds the gateway key to every request (the SSE GET and the POSTs alike). */
+function withKey(inner: typeof fetch = fetch): typeof fetch {
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set('Authorization', `Bearer ${MASTER_KEY}`);
+    return inner(input, { ...init, headers });
+  };
+}
+
+async function connectSse(url: string, fetchImpl: typeof fetch = withKey()): Promise<Client> {
+  const client = new Client({ name: 'legacy-sse-test', version: '1.0.0' });
+  await client.connect(new SSEClientTransport(new URL(url), { fetch: fetchImpl }));
+  return client;
+}
+
+type CallResult = { content?: { type: string; text?: string }[] };
+
+describe.each(['/sse', '/mcp/', '/mcp'])('the 1.x SDK SSEClientTransport on %s', (path) => {
+  it('lists and calls tools, with progress over the stream', async () => {
+    const client = await connectSse(`${base}${path}`);
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('fx-echo');
+      expect(textOf((await client.callTool({ name: 'fx-echo', arguments: { text: 'over sse' } })) as CallResult)).toBe('over sse');
+      const progress: number[] = [];
+      const slow = await client.callTool({ name: 'fx-slow', arguments: { steps: 4, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      expect(textOf(slow as CallResult)).toBe('done after 4 steps');
+      expect(progress.length).toBeGreaterThanOrEqual(3);
+      await expect(client.callTool({ name: 'fx-nope', arguments: {} })).rejects.toMatchObject({ code: -32602 });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('legacy SSE sessions across replicas', () => {
+  it('serve POSTs that land on the replica that does not hold the stream', async () => {
+    const seen: string[] = [];
+    const urls = gateway.urls.map((u) => u.replace(/\/mcp$/, '/sse'));
+    const client = await connectSse(urls[0] ?? '', withKey(alternatingFetch(urls, seen)));
+    try {
+      for (let i = 0; i < 4; i += 1) expect(textOf((await client.callTool({ name: 'fx-echo', arguments: { text: `hop ${i}` } })) as CallResult)).toBe(`hop ${i}`);
+      const progress: number[] = [];
+      await client.callTool({ name: 'fx-slow', arguments: { steps: 3, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await client.close();
+    }
+    const origins = new Set(seen.map((u) => new URL(u).port));
+    expect(origins.size).toBe(2);
+  });
+
+  it('cancel the upstream call when a 2025 client sends notifications/cancelled', async () => {
+    const client = await connectSse(`${base}/sse`);
+    try {
+      type Stats = { started: number; finished: number; cancelled: number };
+      const stats = async (): Promise<Stats> => JSON.parse(textOf((await client.callTool({ name: 'fx-slow_stats', arguments: {} })))) as Stats;
+      const before = await stats();
+      const abort = new AbortController();
+      const call = client.callTool({ name: 'fx-slow', arguments: { steps: 200, delayMs: 20 } }, undefined, {
+        signal: abort.signal,
+        onprogress: (p) => {
+          if (p.progress >= 2) abort.abort('enough');
+        },
+      });
+      await expect(call).rejects.toThrow();
+      const after = await eventually(async () => {
+        const s = await stats();
+        if (s.cancelled === before.cancelled) throw new Error('not cancelled yet');
+        return s;
+      }, { timeoutMs: 3_000 });
+      expect(after.cancelled - before.cancelled).toBe(1);
+      expect(after.finished - before.finished).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuse POSTs for unknown sessions, and unauthenticated streams', async () => {
+    const post = (query: string): Promise<Response> =>
+      fetch(`${base}/messages${query}`, { method: 'POST', headers: { Authorization: `Bearer ${MASTER_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    expect((await post('?sessionId=0f8fad5b-d9cb-469f-a165-70867728950e')).status).toBe(404);
+    expect((await post('')).status).toBe(400);
+    expect((await fetch(`${base}/sse`, { headers: { Accept: 'text/event-stream' } })).status).toBe(401);
+  });
+});
