@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alternatingFetch, textOf } from '../harness/clients.js';
+import { alternatingFetch, textOf, withKey } from '../harness/clients.js';
 import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
 import { eventually } from '../harness/wait.js';
 
@@ -17,16 +17,7 @@ afterAll(async () => {
   await gateway?.close();
 });
 
-/** A fetch that adds the gateway key to every request (the SSE GET and the POSTs alike). */
-function withKey(inner: typeof fetch = fetch): typeof fetch {
-  return (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set('Authorization', `Bearer ${MASTER_KEY}`);
-    return inner(input, { ...init, headers });
-  };
-}
-
-async function connectSse(url: string, fetchImpl: typeof fetch = withKey()): Promise<Client> {
+async function connectSse(url: string, fetchImpl: typeof fetch = withKey(MASTER_KEY)): Promise<Client> {
   const client = new Client({ name: 'legacy-sse-test', version: '1.0.0' });
   await client.connect(new SSEClientTransport(new URL(url), { fetch: fetchImpl }));
   return client;
@@ -55,7 +46,7 @@ describe('legacy SSE sessions across replicas', () => {
   it('serve POSTs that land on the replica that does not hold the stream', async () => {
     const seen: string[] = [];
     const urls = gateway.urls.map((u) => u.replace(/\/mcp$/, '/sse'));
-    const client = await connectSse(urls[0] ?? '', withKey(alternatingFetch(urls, seen)));
+    const client = await connectSse(urls[0] ?? '', withKey(MASTER_KEY, alternatingFetch(urls, seen)));
     try {
       for (let i = 0; i < 4; i += 1) expect(textOf((await client.callTool({ name: 'fx-echo', arguments: { text: `hop ${i}` } })) as CallResult)).toBe(`hop ${i}`);
       const progress: number[] = [];

@@ -70,6 +70,15 @@ export async function connectClient(kind: ClientKind, url: string, headers: Reco
   };
 }
 
+/** A fetch that adds `Authorization: Bearer <key>` to every request (SSE GET and POSTs alike). */
+export function withKey(key: string, inner: typeof fetch = fetch): typeof fetch {
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set('Authorization', `Bearer ${key}`);
+    return inner(input, { ...init, headers });
+  };
+}
+
 export function textOf(result: ToolCallOutcome): string {
   return (result.content ?? []).map((c) => c.text ?? '').join('');
 }

@@ -13,6 +13,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   callTimeoutMs: 60_000,
   drainTimeoutMs: 30_000,
   localToolsServer: 'local',
+  listPageSize: 500,
 });
 
 /** MCP protocol revisions an upstream's `spec_version` may name. */

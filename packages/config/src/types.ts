@@ -62,6 +62,8 @@ export interface GatewaySettings {
   readonly drainTimeoutMs: number;
   /** The server name `mcp_tools:` appear under. */
   readonly localToolsServer: string;
+  /** Items per page of the lists mcpbus serves (tools, resources, templates, prompts). */
+  readonly listPageSize: number;
 }
 
 export interface McpbusConfig {

@@ -107,6 +107,7 @@ describe('parseConfig: full example', () => {
       callTimeoutMs: 3000,
       drainTimeoutMs: 4000,
       localToolsServer: 'local',
+      listPageSize: 500,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -383,6 +384,7 @@ describe('parseConfig: settings', () => {
       callTimeoutMs: 60000,
       drainTimeoutMs: 30000,
       localToolsServer: 'local',
+      listPageSize: 500,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

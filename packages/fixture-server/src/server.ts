@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import { registerContent } from './content.js';
 import { FIXTURE_TOOLS, type FixtureTool } from './tools.js';
 
 export interface FixtureServerOptions {
@@ -15,7 +16,7 @@ const toolsByName = new Map<string, FixtureTool>(FIXTURE_TOOLS.map(tool => [tool
 /** `grow` adds a tool to this server instance and sends notifications/tools/list_changed. */
 export const GROW_TOOL: FixtureTool["definition"] = {
   name: 'grow',
-  description: 'Adds a tool with the given name (it echoes its input) and notifies tools/list_changed.',
+  description: 'Adds a tool and a resource with the given name and notifies tools and resources list_changed.',
   inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
 };
 
@@ -46,19 +47,22 @@ export function createFixtureServer(options: FixtureServerOptions = {}): Server 
   const env = { crash: options.onCrash ?? ((): void => process.exit(1)) };
   const server = new Server(
     { name: options.name ?? 'mcpbus-fixture', version: '0.1.0' },
-    { capabilities: { tools: { listChanged: true } } },
+    { capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} } },
   );
 
   // Tools added at run time by `grow`; they live as long as this server instance (a stdio
   // session), which is what a test of notifications/tools/list_changed needs.
   const grown: FixtureTool[] = [];
+  const grownResources = registerContent(server, pageSize);
   const grow: FixtureTool = {
     definition: GROW_TOOL,
     run: async args => {
       const name = typeof args['name'] === 'string' ? args['name'] : '';
       if (!/^[A-Za-z0-9_]{1,32}$/.test(name)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'name must be 1-32 of A-Za-z0-9_');
       grown.push(grownTool(name));
+      grownResources.add(name);
       await server.sendToolListChanged();
+      await server.sendResourceListChanged();
       return { content: [{ type: 'text', text: `added ${name}` }] };
     },
   };

@@ -3,3 +3,4 @@ export * from './subjects.js';
 export * from './messages.js';
 export * from './tool-names.js';
 export * from './redact.js';
+export * from './resource-uris.js';

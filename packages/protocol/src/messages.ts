@@ -72,6 +72,49 @@ export interface CancelMessage {
   reason?: string;
 }
 
+/** Kinds of aggregated list besides tools. */
+export type ItemKind = 'resources' | 'resourceTemplates' | 'prompts';
+
+export interface ListItemsRequest {
+  v: 1;
+  kind: ItemKind;
+  deadlineAt: number;
+  servers?: string[];
+}
+
+/** One resource, template or prompt, already namespaced, with where it came from. */
+export interface ListedItem {
+  server: string;
+  /** The upstream's own URI, URI template or prompt name. */
+  upstreamId: string;
+  item: Record<string, unknown>;
+}
+
+export interface ListItemsResult {
+  items: ListedItem[];
+  failures: ServerFailure[];
+}
+
+/** Server-directed MCP requests relayed as they are (identifiers mapped back to the upstream's). */
+export type ServerRpcMethod = 'resources/read' | 'prompts/get' | 'completion/complete';
+
+export interface ServerRpcRequest {
+  v: 1;
+  server: string;
+  method: ServerRpcMethod;
+  params: Record<string, unknown>;
+  /** Set by single-server routes, where clients use the upstream's own names and URIs. */
+  byUpstreamName?: boolean;
+  deadlineAt: number;
+}
+
+/** What changed upstream, broadcast so ingresses can tell connected clients. */
+export interface CatalogChanged {
+  v: 1;
+  server: string;
+  kind: 'tools' | 'resources' | 'prompts';
+}
+
 /** A JSON-RPC message for a legacy SSE session, forwarded to the replica holding its stream. */
 export interface SessionMessage {
   v: 1;
@@ -141,6 +184,39 @@ export const SCHEMAS = Object.freeze({
     type: 'object',
     required: ['v', 'callId'],
     properties: { v: { const: 1 }, callId, reason: { type: 'string', maxLength: 1000 } },
+    additionalProperties: false,
+  },
+  ListItemsRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/list-items-request.json',
+    type: 'object',
+    required: ['v', 'kind', 'deadlineAt'],
+    properties: {
+      v: { const: 1 },
+      kind: { enum: ['resources', 'resourceTemplates', 'prompts'] },
+      deadlineAt,
+      servers: { type: 'array', items: serverName, maxItems: 1000 },
+    },
+    additionalProperties: false,
+  },
+  ServerRpcRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/server-rpc-request.json',
+    type: 'object',
+    required: ['v', 'server', 'method', 'params', 'deadlineAt'],
+    properties: {
+      v: { const: 1 },
+      server: serverName,
+      method: { enum: ['resources/read', 'prompts/get', 'completion/complete'] },
+      params: { type: 'object' },
+      byUpstreamName: { type: 'boolean' },
+      deadlineAt,
+    },
+    additionalProperties: false,
+  },
+  CatalogChanged: {
+    $id: 'https://mcpbus.dev/schemas/v1/catalog-changed.json',
+    type: 'object',
+    required: ['v', 'server', 'kind'],
+    properties: { v: { const: 1 }, server: serverName, kind: { enum: ['tools', 'resources', 'prompts'] } },
     additionalProperties: false,
   },
   SessionMessage: {

@@ -40,6 +40,14 @@ export interface Subjects {
   callCancel(callId: string): string;
   /** Wildcard for every call's cancel subject. */
   callCancelAny(): string;
+  /** Request/reply: aggregated resources, resource templates or prompts. */
+  itemsList(): string;
+  /** Request/reply: one resources/read, prompts/get or completion/complete for a server. */
+  serverRpc(server: string): string;
+  /** Wildcard a worker subscribes to for every server's RPCs. */
+  serverRpcAny(): string;
+  /** Broadcast: an upstream said its tools, resources or prompts changed. */
+  catalogChanged(): string;
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
   /**
@@ -64,6 +72,10 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     callEvents: (callId: string) => `${base}.calls.${checkedCallId(callId)}.events`,
     callCancel: (callId: string) => `${base}.calls.${checkedCallId(callId)}.cancel`,
     callCancelAny: () => `${base}.calls.*.cancel`,
+    itemsList: () => `${base}.items.list`,
+    serverRpc: (server: string) => `${base}.rpc.${serverToken(server)}`,
+    serverRpcAny: () => `${base}.rpc.*`,
+    catalogChanged: () => `${base}.catalog.changed`,
     workersPing: () => `${base}.workers.ping`,
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });

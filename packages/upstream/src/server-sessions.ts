@@ -6,6 +6,9 @@ import { upstreamFailure } from './errors.js';
 import { createTransport, describeServer } from './transport.js';
 
 export type ProtocolEra = 'legacy' | 'modern';
+/** The lists an upstream can announce changes of. */
+export type ListKind = 'tools' | 'resources' | 'prompts';
+const LIST_KINDS: readonly ListKind[] = ['tools', 'resources', 'prompts'];
 
 /** An upstream progress notification's payload, as relayed. */
 export interface UpstreamProgress {
@@ -18,8 +21,8 @@ export interface ServerSessionsOptions {
   server: ServerConfig;
   log: Logger;
   clientInfo?: { name: string; version: string };
-  /** Called when the upstream says its tool list changed. */
-  onToolsChanged?: () => void;
+  /** Called when the upstream says a list changed (and, for every kind, when a session restarts). */
+  onListChanged?: (kind: ListKind) => void;
   connectTimeoutMs?: number;
   /** Makes the transport of each session; defaults to the server's configured transport. */
   transportFactory?: () => Transport;
@@ -104,7 +107,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: negotiationFor(server) } });
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice');
     // 2025 sessions deliver this notification unsolicited; 2026 ones on the listen stream below.
-    client.setNotificationHandler('notifications/tools/list_changed', () => options.onToolsChanged?.());
+    for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
     const transport = options.transportFactory?.() ?? createTransport(server, log);
     try {
       await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
@@ -124,7 +127,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       era = detected;
       log.info({ era: detected, where: describeServer(server) }, 'upstream era detected');
     }
-    if (detected === 'modern') void listenForToolChanges(client, slot);
+    if (detected === 'modern') void listenForListChanges(client, slot);
     client.onclose = () => {
       if (slot.client !== client) return;
       slot.client = undefined;
@@ -134,8 +137,8 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       slot.retryAt = Date.now() + delayFor(slot.failures);
       slot.lastError = new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" closed the session`, { data: { server: server.name } });
       log.warn({ retryInMs: delayFor(slot.failures) }, 'upstream session closed; reconnecting');
-      // A restarted upstream may list different tools.
-      options.onToolsChanged?.();
+      // A restarted upstream may list different tools, resources and prompts.
+      for (const kind of LIST_KINDS) options.onListChanged?.(kind);
       schedule(slot);
     };
     return client;
@@ -168,19 +171,25 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   }
 
   /**
-   * A 2026 upstream sends notifications/tools/list_changed only on a subscriptions/listen
-   * stream. If that stream ends while the session lives on, the catalog is marked stale so no
-   * change can be missed, and the stream is opened again.
+   * A 2026 upstream sends list_changed notifications only on a subscriptions/listen stream. If
+   * that stream ends while the session lives on, every list is treated as changed so nothing
+   * is missed, and the stream is opened again.
    */
-  async function listenForToolChanges(client: Client, slot: Slot): Promise<void> {
-    if (client.getServerCapabilities()?.tools?.listChanged !== true) return;
+  async function listenForListChanges(client: Client, slot: Slot): Promise<void> {
+    const caps = client.getServerCapabilities();
+    const filter = {
+      ...(caps?.tools?.listChanged === true ? { toolsListChanged: true } : {}),
+      ...(caps?.resources?.listChanged === true ? { resourcesListChanged: true } : {}),
+      ...(caps?.prompts?.listChanged === true ? { promptsListChanged: true } : {}),
+    };
+    if (Object.keys(filter).length === 0) return;
     try {
-      const subscription = await client.listen({ toolsListChanged: true });
+      const subscription = await client.listen(filter);
       const ended = await subscription.closed;
       if (ended !== 'local' && slot.client === client && !closed) {
-        options.onToolsChanged?.();
+        for (const kind of LIST_KINDS) options.onListChanged?.(kind);
         await new Promise((r) => setTimeout(r, backoff.initialMs).unref());
-        if (slot.client === client && !closed) void listenForToolChanges(client, slot);
+        if (slot.client === client && !closed) void listenForListChanges(client, slot);
       }
     } catch (err: unknown) {
       log.debug({ err: err instanceof Error ? err.message : String(err) }, 'upstream refused subscriptions/listen; relying on the catalog TTL');

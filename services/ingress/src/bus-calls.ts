@@ -7,9 +7,14 @@ import {
   createSubjects,
   type CallToolRequest,
   type CancelMessage,
+  type ItemKind,
+  type ListItemsRequest,
+  type ListItemsResult,
   type ListToolsRequest,
   type ListToolsResult,
   type ProgressEvent,
+  type ServerRpcMethod,
+  type ServerRpcRequest,
 } from '@mcpbus/protocol';
 
 /** Extra time the ingress waits beyond a call's deadline for the worker's own timeout reply. */
@@ -37,6 +42,8 @@ export interface CallOptions {
 
 export interface BusCalls {
   listTools(servers?: readonly string[]): Promise<ListToolsResult>;
+  listItems(kind: ItemKind, servers?: readonly string[]): Promise<ListItemsResult>;
+  serverRpc(server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number): Promise<Record<string, unknown>>;
   callTool(options: CallOptions): Promise<Record<string, unknown>>;
   pingWorkers(timeoutMs: number): Promise<boolean>;
 }
@@ -92,6 +99,18 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       return reply.result;
     },
     callTool,
+    async listItems(kind, servers) {
+      const body: ListItemsRequest = { v: 1, kind, deadlineAt: Date.now() + config.settings.listDeadlineMs };
+      if (servers !== undefined) body.servers = [...servers];
+      const reply = await busRequest<ListItemsResult>(nc, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list` });
+      return reply.result;
+    },
+    async serverRpc(server, method, params, byUpstreamName, timeoutMs) {
+      const body: ServerRpcRequest = { v: 1, server, method, params, deadlineAt: Date.now() + timeoutMs };
+      if (byUpstreamName) body.byUpstreamName = true;
+      const reply = await busRequest<Record<string, unknown>>(nc, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method });
+      return reply.result;
+    },
     async pingWorkers(timeoutMs) {
       try {
         await busRequest(nc, subjects.workersPing(), { v: 1 }, { timeoutMs, what: 'worker ping' });

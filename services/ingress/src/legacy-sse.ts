@@ -22,6 +22,8 @@ export interface LegacySse {
   post(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void>;
   /** Sessions held by this replica. */
   sessions(): number;
+  /** Tells every session on this replica that a list changed (sessions can receive it; stateless requests cannot). */
+  notifyListChanged(kind: 'tools' | 'resources' | 'prompts'): void;
   /** Ends every session this replica holds. */
   close(): Promise<void>;
 }
@@ -110,6 +112,13 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
     },
 
     sessions: () => local.size,
+
+    notifyListChanged(kind) {
+      for (const { server } of local.values()) {
+        const sent = kind === 'tools' ? server.sendToolListChanged() : kind === 'resources' ? server.sendResourceListChanged() : server.sendPromptListChanged();
+        void Promise.resolve(sent).catch(() => undefined);
+      }
+    },
 
     async close() {
       const open = [...local.values()];

@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import type { NatsConnection } from '@mcpbus/bus';
+import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError, createSubjects } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, createSubjects, type CatalogChanged } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
@@ -73,7 +73,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   // The SDK builds a server per request; the request's scope reaches its factory through this.
   const scopeOfRequest = new AsyncLocalStorage<Scope>();
   const mcp = toNodeHandler(
-    createMcpHandler(() => createGatewayServer(scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
+    createMcpHandler(() => createGatewayServer(config, scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
       onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
     }),
     { maxRequestBodySize: config.settings.maxBodyBytes },
@@ -82,7 +82,19 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
   const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), readBody, log };
-  const legacy = createLegacySse({ nc, subjects: createSubjects(settings.subjectRoot), buildServer: (scope) => createGatewayServer(scope, bus, relayCall, log), log });
+  const subjects = createSubjects(settings.subjectRoot);
+  const legacy = createLegacySse({ nc, subjects, buildServer: (scope) => createGatewayServer(config, scope, bus, relayCall, log), log });
+  // Upstream list changes reach the clients that hold a session (legacy SSE).
+  const changes = nc.subscribe(subjects.catalogChanged(), {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      try {
+        legacy.notifyListChanged(decodeBody<CatalogChanged>(msg.data, 'CatalogChanged').kind);
+      } catch {
+        // A malformed broadcast changes nothing.
+      }
+    },
+  });
   // Requests being answered; legacy SSE streams leave this set once they are open.
   const active = new Set<ServerResponse>();
   let draining = false;
@@ -204,6 +216,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const until = Date.now() + settings.drainTimeoutMs;
     draining = true;
     while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    changes.unsubscribe();
     await legacy.close();
     server.closeAllConnections();
     await closed;

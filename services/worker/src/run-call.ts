@@ -1,8 +1,8 @@
-import { SERVER_INFO_META_KEY } from '@modelcontextprotocol/client';
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
 import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
+import { scrubResult } from './scrub-result.js';
 
 /** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
 const REPLY_MARGIN_MS = 50;
@@ -21,18 +21,6 @@ export interface CallOutcome {
 /** A tool execution error (`isError: true`), the shape MCP uses for bad arguments since 2025-11-25. */
 function toolError(text: string): Record<string, unknown> {
   return { content: [{ type: 'text', text }], isError: true };
-}
-
-/** Upstream results lose the upstream's identity stamp; clients talk to mcpbus. */
-function scrubResult(result: Record<string, unknown>): Record<string, unknown> {
-  const meta = result['_meta'];
-  const { resultType, _meta, ...rest } = result;
-  const out: Record<string, unknown> = resultType === undefined || resultType === 'complete' ? rest : { ...rest, resultType };
-  if (meta !== null && typeof meta === 'object') {
-    const { [SERVER_INFO_META_KEY]: _identity, ...kept } = meta as Record<string, unknown>;
-    if (Object.keys(kept).length > 0) out['_meta'] = kept;
-  }
-  return out;
 }
 
 /**

@@ -10,11 +10,15 @@ import {
   serverFromToken,
   type CallToolRequest,
   type CancelMessage,
+  type CatalogChanged,
+  type ListItemsRequest,
   type ListToolsRequest,
+  type ServerRpcRequest,
 } from '@mcpbus/protocol';
 import { createServerSessions, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
+import { listItems, runServerRpc } from './items.js';
 import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { runCall } from './run-call.js';
 
@@ -52,7 +56,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       createServerSessions({
         server,
         log,
-        onToolsChanged: () => catalog.invalidate(server.name),
+        onListChanged: (kind) => {
+          if (kind === 'tools') catalog.invalidate(server.name);
+          const changed: CatalogChanged = { v: 1, server: server.name, kind };
+          nc.publish(subjects.catalogChanged(), encodeJson(changed));
+        },
         ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
       }),
     ]),
@@ -84,6 +92,30 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     listing += 1;
     try {
       respond(msg, { ok: true, result: await catalog.list(wanted, budget) });
+    } finally {
+      listing -= 1;
+    }
+  }
+
+  async function onItems(msg: Msg): Promise<void> {
+    const req = decodeBody<ListItemsRequest>(msg.data, 'ListItemsRequest');
+    const wanted = req.servers === undefined ? [...sessions.values()] : req.servers.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
+    const budget = Math.max(1, Math.min(config.settings.listDeadlineMs, req.deadlineAt - Date.now() - 50));
+    listing += 1;
+    try {
+      respond(msg, { ok: true, result: await listItems(req.kind, wanted, config.settings.toolSeparator, budget) });
+    } finally {
+      listing -= 1;
+    }
+  }
+
+  async function onServerRpc(msg: Msg): Promise<void> {
+    const req = decodeBody<ServerRpcRequest>(msg.data, 'ServerRpcRequest');
+    const server = sessions.get(req.server);
+    if (server === undefined) throw new McpbusError(ErrorCode.UnknownServer, `No server "${req.server}" is configured`);
+    listing += 1;
+    try {
+      respond(msg, { ok: true, result: await runServerRpc(req, server, config.settings.toolSeparator) });
     } finally {
       listing -= 1;
     }
@@ -127,6 +159,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subs: Subscription[] = [
     nc.subscribe(subjects.toolsList(), { queue: WORKER_QUEUE, callback: handle('tools/list', onList) }),
     nc.subscribe(subjects.toolsCallAny(), { queue: WORKER_QUEUE, callback: handle('tools/call', onCall) }),
+    nc.subscribe(subjects.itemsList(), { queue: WORKER_QUEUE, callback: handle('items list', onItems) }),
+    nc.subscribe(subjects.serverRpcAny(), { queue: WORKER_QUEUE, callback: handle('server request', onServerRpc) }),
     nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
   // Cancels are broadcast: only the worker running the call acts on one.

@@ -1,0 +1,143 @@
+import type { Client } from '@modelcontextprotocol/client';
+import {
+  ErrorCode,
+  McpbusError,
+  exposeResourceUri,
+  exposeToolName,
+  parseResourceUri,
+  type ItemKind,
+  type ListedItem,
+  type ListItemsResult,
+  type ServerFailure,
+  type ServerRpcRequest,
+} from '@mcpbus/protocol';
+import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import { scrubResult } from './scrub-result.js';
+
+const MAX_PAGES = 100;
+
+/** Where each kind of list lives upstream, and which field names an item. */
+const KINDS: Readonly<Record<ItemKind, { method: 'resources/list' | 'resources/templates/list' | 'prompts/list'; field: string; id: string; capability: 'resources' | 'prompts' }>> = {
+  resources: { method: 'resources/list', field: 'resources', id: 'uri', capability: 'resources' },
+  resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', id: 'uriTemplate', capability: 'resources' },
+  prompts: { method: 'prompts/list', field: 'prompts', id: 'name', capability: 'prompts' },
+};
+
+/** Every page of one list from one upstream; an upstream without the capability has none. */
+async function fetchAll(sessions: ServerSessions, kind: ItemKind, timeoutMs: number): Promise<Record<string, unknown>[]> {
+  const spec = KINDS[kind];
+  const client = await sessions.acquire();
+  if (client.getServerCapabilities()?.[spec.capability] === undefined) return [];
+  const items: Record<string, unknown>[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    let result: Record<string, unknown>;
+    try {
+      result = await client.request({ method: spec.method, params: cursor === undefined ? {} : { cursor } }, { timeout: timeoutMs });
+    } catch (err: unknown) {
+      if (isSessionGone(err, client)) sessions.discard(client);
+      throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
+    }
+    const listed = result[spec.field];
+    if (Array.isArray(listed)) items.push(...(listed as Record<string, unknown>[]));
+    cursor = typeof result['nextCursor'] === 'string' && result['nextCursor'] !== '' ? result['nextCursor'] : undefined;
+    if (cursor === undefined) break;
+  }
+  return items;
+}
+
+/** The namespaced form of one item: URIs under mcpbus://<server>/, prompt names prefixed like tools. */
+function expose(kind: ItemKind, server: string, item: Record<string, unknown>, separator: string): ListedItem | undefined {
+  const idField = KINDS[kind].id;
+  const id = item[idField];
+  if (typeof id !== 'string') return undefined;
+  const exposed = kind === 'prompts' ? exposeToolName(server, id, separator) : exposeResourceUri(server, id);
+  return { server, upstreamId: id, item: { ...item, [idField]: exposed } };
+}
+
+/**
+ * Resources, resource templates or prompts of the given servers, fetched concurrently (every
+ * page) within `deadlineMs`. A server that fails is reported and left out, as for tools.
+ */
+export async function listItems(kind: ItemKind, servers: readonly ServerSessions[], separator: string, deadlineMs: number): Promise<ListItemsResult> {
+  const settled = await Promise.allSettled(
+    servers.map((s) =>
+      Promise.race([
+        fetchAll(s, kind, deadlineMs),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${s.server.name}" did not list its ${kind} within ${deadlineMs} ms`)), deadlineMs).unref()),
+      ]),
+    ),
+  );
+  const items: ListedItem[] = [];
+  const failures: ServerFailure[] = [];
+  settled.forEach((outcome, i) => {
+    const server = (servers[i] as ServerSessions).server.name;
+    if (outcome.status === 'fulfilled') {
+      for (const item of outcome.value) {
+        const listed = expose(kind, server, item, separator);
+        if (listed !== undefined) items.push(listed);
+      }
+    } else {
+      const err = outcome.reason instanceof McpbusError ? outcome.reason : upstreamFailure(server, outcome.reason, { timeoutMs: deadlineMs, aborted: false });
+      failures.push({ server, code: err.code, message: err.message });
+    }
+  });
+  return { items, failures };
+}
+
+function unknown(what: string): McpbusError {
+  return new McpbusError(ErrorCode.InvalidParams, what);
+}
+
+/** The upstream's URI for a URI a client sent (exposed, or already the upstream's on single-server routes). */
+function upstreamUri(req: ServerRpcRequest, uri: unknown): string {
+  if (typeof uri !== 'string') throw unknown('uri must be a string');
+  if (req.byUpstreamName === true) return uri;
+  const parsed = parseResourceUri(uri);
+  if (parsed === undefined || parsed.server !== req.server) throw unknown(`Unknown resource: ${uri}`);
+  return parsed.uri;
+}
+
+/** The upstream's prompt name for an exposed one: its list says which name maps to it. */
+async function upstreamPromptName(req: ServerRpcRequest, sessions: ServerSessions, separator: string, name: unknown, timeoutMs: number): Promise<string> {
+  if (typeof name !== 'string') throw unknown('name must be a string');
+  if (req.byUpstreamName === true) return name;
+  const prompts = await fetchAll(sessions, 'prompts', timeoutMs);
+  const match = prompts.find((p) => typeof p['name'] === 'string' && exposeToolName(req.server, p['name'], separator) === name);
+  if (match === undefined) throw unknown(`Unknown prompt: ${name}`);
+  return match['name'] as string;
+}
+
+/** The upstream form of a request's params: exposed names and URIs mapped back. */
+async function upstreamParams(req: ServerRpcRequest, sessions: ServerSessions, separator: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const params = req.params;
+  if (req.method === 'resources/read') return { ...params, uri: upstreamUri(req, params['uri']) };
+  if (req.method === 'prompts/get') return { ...params, name: await upstreamPromptName(req, sessions, separator, params['name'], timeoutMs) };
+  const ref = params['ref'] as Record<string, unknown> | undefined;
+  if (ref?.['type'] === 'ref/prompt') return { ...params, ref: { ...ref, name: await upstreamPromptName(req, sessions, separator, ref['name'], timeoutMs) } };
+  if (ref?.['type'] === 'ref/resource') return { ...params, ref: { ...ref, uri: upstreamUri(req, ref['uri']) } };
+  throw unknown('completion/complete needs a ref of type ref/prompt or ref/resource');
+}
+
+/**
+ * resources/read, prompts/get and completion/complete for one server: identifiers mapped back
+ * to the upstream's, the request relayed, and resource URIs in the answer namespaced again.
+ */
+export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessions, separator: string): Promise<Record<string, unknown>> {
+  const timeoutMs = Math.max(1, Math.min(sessions.server.timeoutMs, req.deadlineAt - Date.now() - 50));
+  const params = await upstreamParams(req, sessions, separator, timeoutMs);
+  const client: Client = await sessions.acquire();
+  let result: Record<string, unknown>;
+  try {
+    result = await client.request({ method: req.method, params }, { timeout: timeoutMs });
+  } catch (err: unknown) {
+    if (isSessionGone(err, client)) sessions.discard(client);
+    throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
+  }
+  const scrubbed = scrubResult(result);
+  const contents = scrubbed['contents'];
+  if (req.method === 'resources/read' && req.byUpstreamName !== true && Array.isArray(contents)) {
+    scrubbed['contents'] = (contents as Record<string, unknown>[]).map((c) => (typeof c['uri'] === 'string' ? { ...c, uri: exposeResourceUri(req.server, c['uri']) } : c));
+  }
+  return scrubbed;
+}
