@@ -113,6 +113,31 @@ describe('a single-server route', () => {
 });
 
 describe('list changes', () => {
+  it('reach 2026 clients listening on subscriptions/listen', async () => {
+    const changed: string[] = [];
+    const listener = new Client(
+      { name: 'rp-listen', version: '1.0.0' },
+      {
+        versionNegotiation: { mode: { pin: '2026-07-28' } },
+        listChanged: {
+          tools: { autoRefresh: false, onChanged: () => void changed.push('tools') },
+          resources: { autoRefresh: false, onChanged: () => void changed.push('resources') },
+        },
+      },
+    );
+    await listener.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: gateway.headers } }));
+    const caller = await connect('legacy');
+    try {
+      await caller.request({ method: 'tools/call', params: { name: 'fx-grow', arguments: { name: 'listened' } } });
+      const until = Date.now() + 3_000;
+      while (!(changed.includes('tools') && changed.includes('resources')) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(changed).toEqual(expect.arrayContaining(['tools', 'resources']));
+    } finally {
+      await caller.close();
+      await listener.close();
+    }
+  });
+
   it('reach clients that hold a session (legacy SSE)', async () => {
     const client = new V1Client({ name: 'rp-sse', version: '1.0.0' });
     const seen: string[] = [];
@@ -124,8 +149,14 @@ describe('list changes', () => {
       const until = Date.now() + 3_000;
       while (!(seen.includes('tools') && seen.includes('resources')) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       expect(seen).toEqual(expect.arrayContaining(['tools', 'resources']));
-      const resources = await client.listResources();
-      expect(resources.resources.map((r) => r.uri)).toContain('mcpbus://fx/fixture://grown/fresh');
+      const uris: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listResources(cursor === undefined ? {} : { cursor });
+        uris.push(...page.resources.map((r) => r.uri));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(uris).toContain('mcpbus://fx/fixture://grown/fresh');
     } finally {
       await client.close();
     }

@@ -72,27 +72,31 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   };
   // The SDK builds a server per request; the request's scope reaches its factory through this.
   const scopeOfRequest = new AsyncLocalStorage<Scope>();
-  const mcp = toNodeHandler(
-    createMcpHandler(() => createGatewayServer(config, scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
-      onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
-    }),
-    { maxRequestBodySize: config.settings.maxBodyBytes },
-  );
+  const handler = createMcpHandler(() => createGatewayServer(config, scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
+    onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
+  });
+  const mcp = toNodeHandler(handler, { maxRequestBodySize: config.settings.maxBodyBytes });
   const settings = config.settings;
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
   const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), readBody, log };
   const subjects = createSubjects(settings.subjectRoot);
   const legacy = createLegacySse({ nc, subjects, buildServer: (scope) => createGatewayServer(config, scope, bus, relayCall, log), log });
-  // Upstream list changes reach the clients that hold a session (legacy SSE).
+  // Upstream list changes reach the clients that can receive them: legacy SSE sessions, and
+  // 2026 clients listening on subscriptions/listen streams of this replica.
   const changes = nc.subscribe(subjects.catalogChanged(), {
     callback: (err, msg) => {
       if (err !== null) return;
+      let kind: CatalogChanged['kind'];
       try {
-        legacy.notifyListChanged(decodeBody<CatalogChanged>(msg.data, 'CatalogChanged').kind);
+        kind = decodeBody<CatalogChanged>(msg.data, 'CatalogChanged').kind;
       } catch {
-        // A malformed broadcast changes nothing.
+        return;
       }
+      legacy.notifyListChanged(kind);
+      if (kind === 'tools') handler.notify.toolsChanged();
+      else if (kind === 'resources') handler.notify.resourcesChanged();
+      else handler.notify.promptsChanged();
     },
   });
   // Requests being answered; legacy SSE streams leave this set once they are open.
@@ -218,6 +222,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     changes.unsubscribe();
     await legacy.close();
+    await handler.close();
     server.closeAllConnections();
     await closed;
     log.info('ingress stopped');
