@@ -92,4 +92,10 @@ describe('legacy SSE sessions across replicas', () => {
     expect((await post('')).status).toBe(400);
     expect((await fetch(`${base}/sse`, { headers: { Accept: 'text/event-stream' } })).status).toBe(401);
   });
+
+  it("leave a Streamable HTTP client's GET stream (it sends MCP-Protocol-Version) to Streamable HTTP", async () => {
+    const res = await fetch(gateway.url, { headers: { Authorization: `Bearer ${MASTER_KEY}`, Accept: 'text/event-stream', 'MCP-Protocol-Version': '2025-11-25' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('content-type') ?? '').not.toContain('text/event-stream');
+  });
 });

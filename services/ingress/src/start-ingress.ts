@@ -129,8 +129,10 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     if (!admitted(req, res, sendRpcError)) return;
     const scope = scopeOf(pathname, req.headers, config);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
-    if (req.method === 'GET' && req.headers['mcp-session-id'] === undefined && (req.headers.accept ?? '').includes('text/event-stream'))
-      return openLegacySession(res, scope);
+    // A legacy SSE client's GET carries no session id and no MCP-Protocol-Version; a Streamable
+    // HTTP client's standalone GET stream carries the version header and stays with the SDK.
+    const legacyGet = req.headers['mcp-session-id'] === undefined && req.headers['mcp-protocol-version'] === undefined;
+    if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(res, scope);
     if (req.method !== 'POST') return scopeOfRequest.run(scope, () => mcp(req, res));
     let body: unknown;
     try {
