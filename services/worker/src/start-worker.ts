@@ -85,40 +85,36 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     msg.respond(encodeJson(errorReply(error)));
   };
 
-  async function onList(msg: Msg): Promise<void> {
-    const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
-    const wanted = req.servers === undefined ? [...sessions.values()] : req.servers.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
-    const budget = Math.max(1, Math.min(config.settings.listDeadlineMs, req.deadlineAt - Date.now() - 50));
+  /** The sessions of the named servers (all of them when no names are given). */
+  const pick = (names: readonly string[] | undefined): ServerSessions[] =>
+    names === undefined ? [...sessions.values()] : names.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
+  /** A list's per-server deadline: the configured one, or less when the caller's comes sooner. */
+  const listBudget = (deadlineAt: number): number => Math.max(1, Math.min(config.settings.listDeadlineMs, deadlineAt - Date.now() - 50));
+  /** Runs request work that is not a tool call, counted so a drain waits for it. */
+  async function counted(work: () => Promise<unknown>): Promise<unknown> {
     listing += 1;
     try {
-      respond(msg, { ok: true, result: await catalog.list(wanted, budget) });
+      return await work();
     } finally {
       listing -= 1;
     }
   }
 
+  async function onList(msg: Msg): Promise<void> {
+    const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
+    respond(msg, { ok: true, result: await counted(() => catalog.list(pick(req.servers), listBudget(req.deadlineAt))) });
+  }
+
   async function onItems(msg: Msg): Promise<void> {
     const req = decodeBody<ListItemsRequest>(msg.data, 'ListItemsRequest');
-    const wanted = req.servers === undefined ? [...sessions.values()] : req.servers.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
-    const budget = Math.max(1, Math.min(config.settings.listDeadlineMs, req.deadlineAt - Date.now() - 50));
-    listing += 1;
-    try {
-      respond(msg, { ok: true, result: await listItems(req.kind, wanted, config.settings.toolSeparator, budget) });
-    } finally {
-      listing -= 1;
-    }
+    respond(msg, { ok: true, result: await counted(() => listItems(req.kind, pick(req.servers), config.settings.toolSeparator, listBudget(req.deadlineAt))) });
   }
 
   async function onServerRpc(msg: Msg): Promise<void> {
     const req = decodeBody<ServerRpcRequest>(msg.data, 'ServerRpcRequest');
     const server = sessions.get(req.server);
     if (server === undefined) throw new McpbusError(ErrorCode.UnknownServer, `No server "${req.server}" is configured`);
-    listing += 1;
-    try {
-      respond(msg, { ok: true, result: await runServerRpc(req, server, config.settings.toolSeparator) });
-    } finally {
-      listing -= 1;
-    }
+    respond(msg, { ok: true, result: await counted(() => runServerRpc(req, server, config.settings.toolSeparator)) });
   }
 
   async function onCall(msg: Msg): Promise<void> {
