@@ -55,8 +55,9 @@ describe('legacy SSE sessions across replicas', () => {
     } finally {
       await client.close();
     }
-    const origins = new Set(seen.map((u) => new URL(u).port));
-    expect(origins.size).toBe(2);
+    // Messages went to both replicas, so some reached the session through the other one.
+    const messagePorts = new Set(seen.filter((u) => new URL(u).pathname === '/messages').map((u) => new URL(u).port));
+    expect(messagePorts.size).toBe(2);
   });
 
   it('cancel the upstream call when a 2025 client sends notifications/cancelled', async () => {
@@ -82,6 +83,26 @@ describe('legacy SSE sessions across replicas', () => {
       expect(after.finished - before.finished).toBe(0);
     } finally {
       await client.close();
+    }
+  });
+
+  it('are gone once their stream closes, on every replica', async () => {
+    const seen: string[] = [];
+    const client = await connectSse(`${base}/sse`, withKey(MASTER_KEY, (input, init) => {
+      seen.push(String(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    }));
+    await client.listTools();
+    const sessionId = new URL(seen.find((u) => u.includes('/messages')) ?? '').searchParams.get('sessionId');
+    await client.close();
+    await new Promise((r) => setTimeout(r, 100));
+    for (const url of gateway.urls) {
+      const res = await fetch(url.replace(/\/mcp$/, `/messages?sessionId=${sessionId ?? ''}`), {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${MASTER_KEY}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }),
+      });
+      expect(res.status).toBe(404);
     }
   });
 

@@ -35,6 +35,7 @@ describe.each(['/mcp', '/mcp-rest'])('LiteLLM REST endpoints under %s', (prefix)
   it('say MCP is enabled, to authenticated callers only', async () => {
     const res = await fetch(`${base}${prefix}/enabled`, { headers: auth });
     expect(await res.json()).toEqual({ enabled: true });
+    expect((await fetch(`${base}${prefix}/enabled`)).status).toBe(401);
     const anonymous = await fetch(`${base}${prefix}/tools/list`);
     expect(anonymous.status).toBe(401);
     expect(await anonymous.json()).toMatchObject({ detail: { error: 'unauthorized' } });
@@ -60,6 +61,9 @@ describe.each(['/mcp', '/mcp-rest'])('LiteLLM REST endpoints under %s', (prefix)
     const res = await post(`${prefix}/tools/call`, { name: 'web-add', arguments: { a: 20, b: 22 } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ content: [{ type: 'text', text: '42' }], structuredContent: { sum: 42 } });
+    // LiteLLM's form: the upstream tool name with server_id.
+    expect(await (await post(`${prefix}/tools/call`, { name: 'echo', server_id: 'web', arguments: { text: 'by server_id' } })).json()).toMatchObject({ content: [{ text: 'by server_id' }] });
+    expect((await post(`${prefix}/tools/call`, { name: 'echo', server_id: 'nope', arguments: {} })).status).toBe(404);
     const failed = await post(`${prefix}/tools/call`, { name: 'fx-fail', arguments: { message: 'tool says no' } });
     expect(failed.status).toBe(200);
     expect(await failed.json()).toMatchObject({ isError: true, content: [{ text: 'tool says no' }] });

@@ -98,6 +98,40 @@ describe.each(['legacy', 'modern'] as const)('resources and prompts through /mcp
   });
 });
 
+describe('resource links in results', () => {
+  it('name resources the client can read back through the gateway', async () => {
+    const client = await connect('legacy');
+    try {
+      const result = (await client.request({ method: 'tools/call', params: { name: 'fx-link', arguments: {} } })) as unknown as { content: Record<string, unknown>[] };
+      expect(result.content[0]).toMatchObject({ type: 'resource_link', uri: 'mcpbus://fx/fixture://static/readme' });
+      expect(result.content[1]).toMatchObject({ type: 'resource', resource: { uri: 'mcpbus://fx/fixture://static/readme' } });
+      const read = await client.readResource({ uri: result.content[0]?.['uri'] as string });
+      expect(read.contents[0]).toMatchObject({ text: 'The fixture server, for mcpbus tests.' });
+    } finally {
+      await client.close();
+    }
+    const scoped = await connect('legacy', '/mcp/fx');
+    try {
+      const result = (await scoped.request({ method: 'tools/call', params: { name: 'link', arguments: {} } })) as unknown as { content: Record<string, unknown>[] };
+      expect(result.content[0]).toMatchObject({ uri: 'fixture://static/readme' });
+    } finally {
+      await scoped.close();
+    }
+  });
+
+  it('stay within x-mcp-servers', async () => {
+    const client = new Client({ name: 'rp-scope', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { ...gateway.headers, 'x-mcp-servers': 'web' } } }));
+    try {
+      await expect(client.readResource({ uri: 'mcpbus://fx/fixture://static/readme' })).rejects.toMatchObject({ code: -32602 });
+      await expect(client.getPrompt({ name: 'fx-plain' })).rejects.toMatchObject({ code: -32602 });
+      expect((await client.getPrompt({ name: 'web-plain' })).messages).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('a single-server route', () => {
   it('shows the upstream resources and prompts under their own URIs and names', async () => {
     const client = await connect('legacy', '/mcp/web');

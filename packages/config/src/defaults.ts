@@ -14,6 +14,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   drainTimeoutMs: 30_000,
   localToolsServer: 'local',
   listPageSize: 500,
+  maxSseSessions: 1_000,
 });
 
 /** MCP protocol revisions an upstream's `spec_version` may name. */

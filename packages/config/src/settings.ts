@@ -7,7 +7,7 @@ const SEPARATOR = /^[A-Za-z0-9_.-]{1,3}$/;
 const SUBJECT_ROOT = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type IntegerKey = 'maxBodyBytes' | 'catalogTtlMs' | 'listDeadlineMs' | 'callTimeoutMs' | 'drainTimeoutMs' | 'listPageSize';
+type IntegerKey = 'maxBodyBytes' | 'catalogTtlMs' | 'listDeadlineMs' | 'callTimeoutMs' | 'drainTimeoutMs' | 'listPageSize' | 'maxSseSessions';
 
 const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['max_body_bytes', 'maxBodyBytes', Number.MAX_SAFE_INTEGER],
@@ -16,6 +16,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['call_timeout_ms', 'callTimeoutMs', MAX_TIMER_MS],
   ['drain_timeout_ms', 'drainTimeoutMs', MAX_TIMER_MS],
   ['list_page_size', 'listPageSize', 100_000],
+  ['max_sse_sessions', 'maxSseSessions', 1_000_000],
 ];
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([

@@ -64,6 +64,8 @@ export interface GatewaySettings {
   readonly localToolsServer: string;
   /** Items per page of the lists mcpbus serves (tools, resources, templates, prompts). */
   readonly listPageSize: number;
+  /** Legacy SSE sessions one ingress replica holds at most. */
+  readonly maxSseSessions: number;
 }
 
 export interface McpbusConfig {

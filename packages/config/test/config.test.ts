@@ -108,6 +108,7 @@ describe('parseConfig: full example', () => {
       drainTimeoutMs: 4000,
       localToolsServer: 'local',
       listPageSize: 500,
+      maxSseSessions: 1000,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -385,6 +386,7 @@ describe('parseConfig: settings', () => {
       drainTimeoutMs: 30000,
       localToolsServer: 'local',
       listPageSize: 500,
+      maxSseSessions: 1000,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

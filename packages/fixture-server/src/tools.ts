@@ -128,6 +128,21 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
   },
   {
     definition: {
+      name: 'link',
+      description: 'Returns a resource link and an embedded resource, both naming fixture://static/readme.',
+      inputSchema: EMPTY_INPUT,
+      annotations: { readOnlyHint: true },
+    },
+    run: () =>
+      Promise.resolve({
+        content: [
+          { type: 'resource_link', uri: 'fixture://static/readme', name: 'readme', mimeType: 'text/plain' },
+          { type: 'resource', resource: { uri: 'fixture://static/readme', mimeType: 'text/plain', text: 'The fixture server, for mcpbus tests.' } },
+        ],
+      }),
+  },
+  {
+    definition: {
       name: 'pid',
       description: 'The process id of this fixture (to tell pooled stdio sessions apart).',
       inputSchema: EMPTY_INPUT,

@@ -16,6 +16,8 @@ export const ErrorCode = {
   UpstreamTimeout: 'upstream_timeout',
   Timeout: 'timeout',
   NoWorkers: 'no_workers',
+  Overloaded: 'overloaded',
+  NotFound: 'not_found',
   Cancelled: 'cancelled',
   Internal: 'internal',
 } as const;
@@ -41,6 +43,8 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   upstream_timeout: { jsonRpcCode: -32001, httpStatus: 504 },
   timeout: { jsonRpcCode: -32001, httpStatus: 504 },
   no_workers: { jsonRpcCode: -32011, httpStatus: 503 },
+  overloaded: { jsonRpcCode: -32012, httpStatus: 503 },
+  not_found: { jsonRpcCode: -32001, httpStatus: 404 },
   cancelled: { jsonRpcCode: -32800, httpStatus: 499 },
   internal: { jsonRpcCode: -32603, httpStatus: 500 },
 });

@@ -119,6 +119,8 @@ export interface CatalogChanged {
 export interface SessionMessage {
   v: 1;
   message: Record<string, unknown>;
+  /** SHA-256 of the API key the POST presented; must match the key that opened the session. */
+  keyHash: string;
 }
 
 export interface CallToolOk {
@@ -222,8 +224,12 @@ export const SCHEMAS = Object.freeze({
   SessionMessage: {
     $id: 'https://mcpbus.dev/schemas/v1/session-message.json',
     type: 'object',
-    required: ['v', 'message'],
-    properties: { v: { const: 1 }, message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } } },
+    required: ['v', 'message', 'keyHash'],
+    properties: {
+      v: { const: 1 },
+      message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } },
+      keyHash: { type: 'string', maxLength: 64 },
+    },
     additionalProperties: false,
   },
   Reply: {

@@ -55,6 +55,8 @@ interface Slot {
   client: Client | undefined;
   /** When the live session was opened; a session that dies young counts as a failure. */
   connectedAt: number;
+  /** A session of this slot closed and has not been replaced yet. */
+  lost: boolean;
   connecting: Promise<Client> | undefined;
   failures: number;
   retryAt: number;
@@ -89,6 +91,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   const slots: Slot[] = Array.from({ length: Math.max(1, server.poolSize) }, () => ({
     client: undefined,
     connectedAt: 0,
+    lost: false,
     connecting: undefined,
     failures: 0,
     retryAt: 0,
@@ -137,8 +140,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       slot.retryAt = Date.now() + delayFor(slot.failures);
       slot.lastError = new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" closed the session`, { data: { server: server.name } });
       log.warn({ retryInMs: delayFor(slot.failures) }, 'upstream session closed; reconnecting');
-      // A restarted upstream may list different tools, resources and prompts.
-      for (const kind of LIST_KINDS) options.onListChanged?.(kind);
+      slot.lost = true;
       schedule(slot);
     };
     return client;
@@ -203,6 +205,12 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
         slot.client = client;
         slot.connectedAt = Date.now();
         slot.lastError = undefined;
+        // A restarted upstream may list different tools, resources and prompts. Said once it is
+        // back, so clients that re-list find it there rather than missing.
+        if (slot.lost) {
+          slot.lost = false;
+          for (const kind of LIST_KINDS) options.onListChanged?.(kind);
+        }
         return client;
       },
       (err: unknown) => {

@@ -29,3 +29,9 @@ export function keyMatches(presented: string | undefined, masterKey: string): bo
   if (presented === undefined) return false;
   return timingSafeEqual(digest(presented), digest(masterKey));
 }
+
+/** SHA-256 (hex) of the key a request presents, or '' without one: binds legacy sessions to their key. */
+export function keyFingerprint(headers: IncomingHttpHeaders): string {
+  const key = presentedKey(headers);
+  return key === undefined ? '' : digest(key).toString('hex');
+}

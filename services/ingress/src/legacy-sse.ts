@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from '@modelcontextprotocol/server';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
 import { busRequest, decodeBody, encodeJson, errorReply, type NatsConnection, type Subscription } from '@mcpbus/bus';
-import { ErrorCode, McpbusError, isValidCallId, messageOf, type SessionMessage, type Subjects } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, isValidCallId, type SessionMessage, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
+import { sendRpcError } from './http-replies.js';
 import type { Scope } from './scope.js';
 
 /** Path of the endpoint a legacy session's first SSE event tells the client to POST to. */
@@ -14,16 +15,18 @@ const FORWARD_TIMEOUT_MS = 10_000;
 
 export interface LegacySse {
   /** `GET /sse` (or a plain SSE `GET /mcp`): opens a session on this response. */
-  open(res: ServerResponse, scope: Scope): Promise<void>;
+  open(res: ServerResponse, scope: Scope, keyHash: string): Promise<void>;
   /**
    * `POST /messages?sessionId=…`: delivers one message into its session, here or, over NATS,
    * on the replica that holds the session's stream.
    */
-  post(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void>;
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, keyHash: string): Promise<void>;
   /** Sessions held by this replica. */
   sessions(): number;
-  /** Tells every session on this replica that a list changed (sessions can receive it; stateless requests cannot). */
-  notifyListChanged(kind: 'tools' | 'resources' | 'prompts'): void;
+  /** Tells the sessions that see `server` that one of its lists changed. */
+  notifyListChanged(server: string, kind: 'tools' | 'resources' | 'prompts'): void;
+  /** From now on, sessions here refuse new requests (notifications and responses still pass). */
+  startDraining(): void;
   /** Ends every session this replica holds. */
   close(): Promise<void>;
 }
@@ -33,17 +36,23 @@ interface Session {
   server: Server;
   sub: Subscription;
   keepalive: NodeJS.Timeout;
+  scope: Scope;
+  keyHash: string;
 }
+
+const isRequest = (message: Record<string, unknown>): boolean => typeof message['method'] === 'string' && message['id'] !== undefined;
+const sessionNotFound = (): McpbusError => new McpbusError(ErrorCode.NotFound, 'Session not found: open a new one with GET /sse');
 
 /**
  * The 2024-11-05 HTTP+SSE transport for old clients. Each session is a long-lived MCP server on
- * this replica (so progress, cancellation and the rest of the session work as on any sessionful
- * server), while its POSTs may land on any replica: they are forwarded over NATS to the one
- * subscribed to the session's subject.
+ * this replica (so progress, cancellation and list changes work as on any sessionful server),
+ * while its POSTs may land on any replica: they are forwarded over NATS to the one subscribed to
+ * the session's subject. A session answers only POSTs made with the key that opened it.
  */
-export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope) => Server; log: Logger }): LegacySse {
+export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope) => Server; maxSessions: number; log: Logger }): LegacySse {
   const { nc, subjects, log } = deps;
   const local = new Map<string, Session>();
+  let draining = false;
 
   function end(id: string): void {
     const session = local.get(id);
@@ -54,19 +63,28 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
     void session.server.close().catch(() => undefined);
   }
 
-  async function deliver(session: Session, message: unknown): Promise<void> {
-    await session.transport.handleMessage(message);
+  /** Hands a message to the session it is for; the error says why it could not. */
+  async function deliver(id: string, message: Record<string, unknown>, keyHash: string): Promise<void> {
+    const session = local.get(id);
+    if (session === undefined || session.keyHash !== keyHash) throw sessionNotFound();
+    if (draining && isRequest(message)) throw new McpbusError(ErrorCode.Overloaded, 'This session is closing because its ingress is shutting down; open a new one');
+    try {
+      await session.transport.handleMessage(message);
+    } catch (err: unknown) {
+      throw new McpbusError(ErrorCode.BadRequest, 'Invalid JSON-RPC message', { cause: err });
+    }
   }
 
   return {
-    async open(res, scope) {
+    async open(res, scope, keyHash) {
+      if (local.size >= deps.maxSessions)
+        return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds its maximum of ${deps.maxSessions} SSE sessions (mcpbus_settings.max_sse_sessions); retry, or use /mcp`));
       const transport = new SSEServerTransport(LEGACY_MESSAGES_PATH, res);
       const id = transport.sessionId;
       const server = deps.buildServer(scope);
       const sub = nc.subscribe(subjects.sessionMessages(id), {
         callback: (err, msg) => {
           if (err !== null) return;
-          const session = local.get(id);
           let body: SessionMessage;
           try {
             body = decodeBody<SessionMessage>(msg.data, 'SessionMessage');
@@ -74,10 +92,9 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
             msg.respond(encodeJson(errorReply(failure)));
             return;
           }
-          if (session === undefined) return;
-          deliver(session, body.message).then(
+          deliver(id, body.message, body.keyHash).then(
             () => msg.respond(encodeJson({ ok: true, result: {} })),
-            (failure: unknown) => msg.respond(encodeJson(errorReply(new McpbusError(ErrorCode.BadRequest, messageOf(failure))))),
+            (failure: unknown) => msg.respond(encodeJson(errorReply(failure))),
           );
         },
       });
@@ -85,39 +102,49 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
         if (!res.writableEnded) res.write(': keepalive\n\n');
       }, KEEPALIVE_MS);
       keepalive.unref();
-      local.set(id, { transport, server, sub, keepalive });
+      local.set(id, { transport, server, sub, keepalive, scope, keyHash });
       res.on('close', () => end(id));
+      // The subscription must be known to NATS before the client learns the session id.
+      await nc.flush();
       // connect() starts the transport: headers, then the `endpoint` event.
       await server.connect(transport);
-      log.debug({ sessionId: id }, 'legacy SSE session opened');
     },
 
-    async post(req, res, body) {
-      const url = new URL(req.url ?? '/', 'http://ingress');
-      const id = url.searchParams.get('sessionId') ?? '';
-      const reject = (status: number, message: string): void => {
-        res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
-      };
-      if (!isValidCallId(id)) return reject(400, 'Missing or malformed sessionId query parameter');
-      if (body === null || typeof body !== 'object' || Array.isArray(body) || (body as Record<string, unknown>)['jsonrpc'] !== '2.0') return reject(400, 'The body must be one JSON-RPC 2.0 message');
-      const session = local.get(id);
+    async post(req, res, body, keyHash) {
+      const id = new URL(req.url ?? '/', 'http://ingress').searchParams.get('sessionId') ?? '';
+      if (!isValidCallId(id)) return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Missing or malformed sessionId query parameter'));
+      if (body === null || typeof body !== 'object' || Array.isArray(body) || (body as Record<string, unknown>)['jsonrpc'] !== '2.0')
+        return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'The body must be one JSON-RPC 2.0 message'));
+      const message = body as Record<string, unknown>;
       try {
-        if (session !== undefined) await deliver(session, body);
-        else await busRequest(nc, subjects.sessionMessages(id), { v: 1, message: body }, { timeoutMs: FORWARD_TIMEOUT_MS, what: 'a legacy SSE session message' });
+        if (local.has(id)) await deliver(id, message, keyHash);
+        else {
+          const forwarded: SessionMessage = { v: 1, message, keyHash };
+          await busRequest(nc, subjects.sessionMessages(id), forwarded, { timeoutMs: FORWARD_TIMEOUT_MS, what: 'a legacy SSE session message' });
+        }
       } catch (err: unknown) {
-        if (err instanceof McpbusError && err.code === ErrorCode.NoWorkers) return reject(404, 'Session not found: open a new one with GET /sse');
-        return reject(400, messageOf(err));
+        if (!(err instanceof McpbusError)) return sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
+        // No replica holds the session: it is gone (or never was).
+        if (err.code === ErrorCode.NoWorkers) return sendRpcError(res, sessionNotFound());
+        if (err.code === ErrorCode.Internal) log.warn({ err: err.message }, 'forwarding a legacy SSE message failed');
+        return sendRpcError(res, err.code === ErrorCode.Internal ? new McpbusError(ErrorCode.Overloaded, 'The session could not be reached; retry') : err);
       }
       res.writeHead(202).end('Accepted');
     },
 
     sessions: () => local.size,
 
-    notifyListChanged(kind) {
-      for (const { server } of local.values()) {
-        const sent = kind === 'tools' ? server.sendToolListChanged() : kind === 'resources' ? server.sendResourceListChanged() : server.sendPromptListChanged();
+    notifyListChanged(server, kind) {
+      for (const session of local.values()) {
+        if (session.scope.servers !== undefined && !session.scope.servers.includes(server)) continue;
+        const s = session.server;
+        const sent = kind === 'tools' ? s.sendToolListChanged() : kind === 'resources' ? s.sendResourceListChanged() : s.sendPromptListChanged();
         void Promise.resolve(sent).catch(() => undefined);
       }
+    },
+
+    startDraining() {
+      draining = true;
     },
 
     async close() {

@@ -10,8 +10,8 @@ import type { Scope } from './scope.js';
 export const GATEWAY_INFO = { name: 'mcpbus', version: '0.1.0' } as const;
 
 /** What an aggregated list answer looks like: a page, maybe a cursor, failures in `_meta`. */
-function listResult(field: string, items: Record<string, unknown>[], failures: unknown[], cursor: string | undefined, pageSize: number): Record<string, unknown> {
-  const { page, nextCursor } = pageOf(items, cursor, pageSize);
+function listResult(field: string, id: string, items: Record<string, unknown>[], failures: unknown[], cursor: string | undefined, pageSize: number): Record<string, unknown> {
+  const { page, nextCursor } = pageOf(items, cursor, pageSize, (item) => String(item[id]));
   const result: Record<string, unknown> = { [field]: page };
   if (nextCursor !== undefined) result['nextCursor'] = nextCursor;
   if (failures.length > 0) result['_meta'] = { [FAILURES_META_KEY]: failures };
@@ -43,7 +43,7 @@ export function createGatewayServer(config: McpbusConfig, scope: Scope, bus: Bus
       const { tools, failures } = await bus.listTools(scope.servers);
       // A single-server route shows the upstream's own names.
       const listed = tools.map((t) => (scope.single === undefined ? t.tool : { ...t.tool, name: t.upstreamName }));
-      return listResult('tools', listed, failures, request.params?.cursor, pageSize) as never;
+      return listResult('tools', 'name', listed, failures, request.params?.cursor, pageSize) as never;
     }),
   );
 
@@ -70,7 +70,7 @@ export function createGatewayServer(config: McpbusConfig, scope: Scope, bus: Bus
       const { items, failures } = await bus.listItems(kind, scope.servers);
       const { field, id } = ITEM_FIELDS[kind];
       const listed = items.map((i) => (scope.single === undefined ? i.item : { ...i.item, [id]: i.upstreamId }));
-      return listResult(field, listed, failures, cursor, pageSize) as never;
+      return listResult(field, id, listed, failures, cursor, pageSize) as never;
     });
   server.setRequestHandler('resources/list', (request) => listItems('resources', request.params?.cursor));
   server.setRequestHandler('resources/templates/list', (request) => listItems('resourceTemplates', request.params?.cursor));

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import { sendJson, sendRestError } from './http-replies.js';
 import type { CallRelay } from './relay-call.js';
-import { ALL_SERVERS } from './scope.js';
+import { ALL_SERVERS, type Scope } from './scope.js';
 
 /** LiteLLM's REST paths, old (`/mcp/…`) and new (`/mcp-rest/…`), to what they do. */
 const ROUTES: Readonly<Record<string, 'enabled' | 'list' | 'call'>> = {
@@ -24,6 +24,7 @@ export interface RestDeps {
   bus: BusCalls;
   relayCall: CallRelay;
   knownServers: ReadonlySet<string>;
+  separator: string;
   readBody: (req: IncomingMessage) => Promise<unknown>;
   log: Logger;
 }
@@ -48,16 +49,27 @@ async function listTools(url: URL, res: ServerResponse, deps: RestDeps): Promise
   });
 }
 
+/**
+ * LiteLLM callers may name the server (`server_id`) and the tool by its upstream name; a
+ * prefixed name works with or without it.
+ */
+function scopeForCall(name: string, serverId: unknown, deps: RestDeps): Scope {
+  if (serverId === undefined) return ALL_SERVERS;
+  if (typeof serverId !== 'string' || !deps.knownServers.has(serverId)) throw new McpbusError(ErrorCode.UnknownServer, `Server with id ${JSON.stringify(serverId)} not found`);
+  return name.startsWith(`${serverId}${deps.separator}`) ? ALL_SERVERS : { servers: [serverId], single: serverId };
+}
+
 /** `POST …/tools/call` with `{ name, arguments }`: the MCP call result, or an error with a fitting status. */
 async function callTool(req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<void> {
   const body = await deps.readBody(req);
   if (!isObject(body) || typeof body['name'] !== 'string' || (body['arguments'] !== undefined && !isObject(body['arguments'])))
-    throw new McpbusError(ErrorCode.BadRequest, 'Send a JSON object { "name": "<tool>", "arguments": { … } }');
+    throw new McpbusError(ErrorCode.BadRequest, 'Send a JSON object { "name": "<tool>", "arguments": { … } } (optionally with "server_id")');
+  const scope = scopeForCall(body['name'], body['server_id'], deps);
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  const result = await deps.relayCall({ name: body['name'], arguments: body['arguments'], scope: ALL_SERVERS, signal: abort.signal });
+  const result = await deps.relayCall({ name: body['name'], arguments: body['arguments'], scope, signal: abort.signal });
   const meta = result['_meta'];
   const problems = isObject(meta) ? meta[INVALID_ARGUMENTS_META_KEY] : undefined;
   if (Array.isArray(problems))

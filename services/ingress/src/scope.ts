@@ -18,9 +18,14 @@ export const ALL_SERVERS: Scope = Object.freeze({ servers: undefined, single: un
 export function serverInPath(pathname: string): string | undefined {
   const parts = pathname.split('/').filter((p) => p !== '');
   if (parts.length !== 2) return undefined;
-  if (parts[0] === 'mcp' && parts[1] !== 'mcp') return decodeURIComponent(parts[1] ?? '');
-  if (parts[1] === 'mcp' && parts[0] !== 'mcp') return decodeURIComponent(parts[0] ?? '');
-  return undefined;
+  const raw = parts[0] === 'mcp' && parts[1] !== 'mcp' ? parts[1] : parts[1] === 'mcp' && parts[0] !== 'mcp' ? parts[0] : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    // Not valid percent-encoding: no server has that name; answered as an unknown server.
+    return raw;
+  }
 }
 
 /** The scope of a request on an MCP path, or the error that explains why it has none. */

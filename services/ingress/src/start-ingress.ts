@@ -7,7 +7,7 @@ import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError, createSubjects, type CatalogChanged } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
-import { keyMatches, presentedKey } from './auth.js';
+import { keyFingerprint, keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
 import { tryFastCall } from './fast-path.js';
@@ -79,21 +79,28 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const settings = config.settings;
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
-  const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), readBody, log };
+  const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), separator: settings.toolSeparator, readBody, log };
   const subjects = createSubjects(settings.subjectRoot);
-  const legacy = createLegacySse({ nc, subjects, buildServer: (scope) => createGatewayServer(config, scope, bus, relayCall, log), log });
+  const legacy = createLegacySse({
+    nc,
+    subjects,
+    buildServer: (scope) => createGatewayServer(config, scope, bus, relayCall, log),
+    maxSessions: settings.maxSseSessions,
+    log,
+  });
   // Upstream list changes reach the clients that can receive them: legacy SSE sessions, and
   // 2026 clients listening on subscriptions/listen streams of this replica.
   const changes = nc.subscribe(subjects.catalogChanged(), {
     callback: (err, msg) => {
       if (err !== null) return;
-      let kind: CatalogChanged['kind'];
+      let changed: CatalogChanged;
       try {
-        kind = decodeBody<CatalogChanged>(msg.data, 'CatalogChanged').kind;
+        changed = decodeBody<CatalogChanged>(msg.data, 'CatalogChanged');
       } catch {
         return;
       }
-      legacy.notifyListChanged(kind);
+      const kind = changed.kind;
+      legacy.notifyListChanged(changed.server, kind);
       if (kind === 'tools') handler.notify.toolsChanged();
       else if (kind === 'resources') handler.notify.resourcesChanged();
       else handler.notify.promptsChanged();
@@ -132,7 +139,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // A legacy SSE client's GET carries no session id and no MCP-Protocol-Version; a Streamable
     // HTTP client's standalone GET stream carries the version header and stays with the SDK.
     const legacyGet = req.headers['mcp-session-id'] === undefined && req.headers['mcp-protocol-version'] === undefined;
-    if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(res, scope);
+    if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(req, res, scope);
     if (req.method !== 'POST') return scopeOfRequest.run(scope, () => mcp(req, res));
     let body: unknown;
     try {
@@ -145,10 +152,10 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */
-  async function openLegacySession(res: ServerResponse, scope: Scope): Promise<void> {
-    if (draining) return sendRpcError(res, new McpbusError(ErrorCode.NoWorkers, 'This ingress is shutting down; reconnect'));
+  async function openLegacySession(req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<void> {
+    if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
     active.delete(res);
-    await legacy.open(res, scope);
+    await legacy.open(res, scope, keyFingerprint(req.headers));
   }
 
   async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -161,12 +168,12 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       } catch (err: unknown) {
         return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
       }
-      return legacy.post(req, res, body);
+      return legacy.post(req, res, body, keyFingerprint(req.headers));
     }
     if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
     const scope = scopeOf('/mcp', req.headers, config);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
-    return openLegacySession(res, scope);
+    return openLegacySession(req, res, scope);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
@@ -221,6 +228,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     server.closeIdleConnections();
     const until = Date.now() + settings.drainTimeoutMs;
     draining = true;
+    legacy.startDraining();
     while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     changes.unsubscribe();
     await legacy.close();

@@ -12,6 +12,7 @@ import {
   type ServerRpcRequest,
 } from '@mcpbus/protocol';
 import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import { namespacePromptResult } from './namespace-content.js';
 import { scrubResult } from './scrub-result.js';
 
 const MAX_PAGES = 100;
@@ -98,10 +99,16 @@ function upstreamUri(req: ServerRpcRequest, uri: unknown): string {
   return parsed.uri;
 }
 
-/** The upstream's prompt name for an exposed one: its list says which name maps to it. */
+/**
+ * The upstream's prompt name for an exposed one. An unshortened name maps back by dropping the
+ * prefix; only a shortened one needs the upstream's list to say which name it came from.
+ */
 async function upstreamPromptName(req: ServerRpcRequest, sessions: ServerSessions, separator: string, name: unknown, timeoutMs: number): Promise<string> {
   if (typeof name !== 'string') throw unknown('name must be a string');
   if (req.byUpstreamName === true) return name;
+  const prefix = `${req.server}${separator}`;
+  const direct = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
+  if (direct !== undefined && exposeToolName(req.server, direct, separator) === name) return direct;
   const prompts = await fetchAll(sessions, 'prompts', timeoutMs);
   const match = prompts.find((p) => typeof p['name'] === 'string' && exposeToolName(req.server, p['name'], separator) === name);
   if (match === undefined) throw unknown(`Unknown prompt: ${name}`);
@@ -110,7 +117,8 @@ async function upstreamPromptName(req: ServerRpcRequest, sessions: ServerSession
 
 /** The upstream form of a request's params: exposed names and URIs mapped back. */
 async function upstreamParams(req: ServerRpcRequest, sessions: ServerSessions, separator: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const params = req.params;
+  // The client's _meta (its progress token among it) has no meaning on a shared upstream session.
+  const { _meta: _dropped, ...params } = req.params;
   if (req.method === 'resources/read') return { ...params, uri: upstreamUri(req, params['uri']) };
   if (req.method === 'prompts/get') return { ...params, name: await upstreamPromptName(req, sessions, separator, params['name'], timeoutMs) };
   const ref = params['ref'] as Record<string, unknown> | undefined;
@@ -124,8 +132,9 @@ async function upstreamParams(req: ServerRpcRequest, sessions: ServerSessions, s
  * to the upstream's, the request relayed, and resource URIs in the answer namespaced again.
  */
 export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessions, separator: string): Promise<Record<string, unknown>> {
-  const timeoutMs = Math.max(1, Math.min(sessions.server.timeoutMs, req.deadlineAt - Date.now() - 50));
-  const params = await upstreamParams(req, sessions, separator, timeoutMs);
+  const remaining = (): number => Math.max(1, Math.min(sessions.server.timeoutMs, req.deadlineAt - Date.now() - 50));
+  const params = await upstreamParams(req, sessions, separator, remaining());
+  const timeoutMs = remaining();
   const client: Client = await sessions.acquire();
   let result: Record<string, unknown>;
   try {
@@ -135,9 +144,10 @@ export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessio
     throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
   }
   const scrubbed = scrubResult(result);
+  if (req.byUpstreamName === true) return scrubbed;
   const contents = scrubbed['contents'];
-  if (req.method === 'resources/read' && req.byUpstreamName !== true && Array.isArray(contents)) {
+  if (req.method === 'resources/read' && Array.isArray(contents)) {
     scrubbed['contents'] = (contents as Record<string, unknown>[]).map((c) => (typeof c['uri'] === 'string' ? { ...c, uri: exposeResourceUri(req.server, c['uri']) } : c));
   }
-  return scrubbed;
+  return req.method === 'prompts/get' ? namespacePromptResult(req.server, scrubbed) : scrubbed;
 }

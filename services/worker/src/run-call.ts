@@ -2,6 +2,7 @@ import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
 import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
+import { namespaceToolResult } from './namespace-content.js';
 import { scrubResult } from './scrub-result.js';
 
 /** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
@@ -60,7 +61,8 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
   if (req.progress) params['_meta'] = { progressToken: token };
   try {
     const result = await client.request({ method: 'tools/call', params }, { signal, timeout: timeoutMs });
-    return { result: scrubResult(result), events: seq };
+    const scrubbed = scrubResult(result);
+    return { result: req.byUpstreamName === true ? scrubbed : namespaceToolResult(server.name, scrubbed), events: seq };
   } catch (err: unknown) {
     if (isSessionGone(err, client)) sessions.discard(client);
     // Cancelled by the caller or by a shutdown: say which.

@@ -159,6 +159,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     nc.subscribe(subjects.serverRpcAny(), { queue: WORKER_QUEUE, callback: handle('server request', onServerRpc) }),
     nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
+  // Any worker's upstream session may hear of a change; every worker's catalog must forget it.
+  const changesSub = nc.subscribe(subjects.catalogChanged(), {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      try {
+        const changed = decodeBody<CatalogChanged>(msg.data, 'CatalogChanged');
+        if (changed.kind === 'tools') catalog.invalidate(changed.server);
+      } catch {
+        // A malformed broadcast changes nothing.
+      }
+    },
+  });
   // Cancels are broadcast: only the worker running the call acts on one.
   const cancelSub = nc.subscribe(subjects.callCancelAny(), {
     callback: (err, msg) => {
@@ -190,6 +202,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'the worker shut down before the call finished; its outcome is unknown'));
     }
     cancelSub.unsubscribe();
+    changesSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
     log.info('worker stopped');
   }
