@@ -1,5 +1,5 @@
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type MsgHdrs } from '@nats-io/transport-node';
-import { ErrorCode, McpbusError, type ErrorBody } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, type ErrorBody, messageOf } from '@mcpbus/protocol';
 import { decodeBody, encodeJson } from './codec.js';
 
 export interface BusRequestOptions {
@@ -41,7 +41,7 @@ function toBusError(err: unknown, options: BusRequestOptions): McpbusError {
     return new McpbusError(ErrorCode.NoWorkers, `no mcpbus worker is running to serve ${options.what}; start one with "mcpbus start --role worker"`, { cause: err });
   if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError))
     return new McpbusError(ErrorCode.Timeout, `${options.what} did not finish within ${Math.round(options.timeoutMs)} ms`, { cause: err });
-  return new McpbusError(ErrorCode.Internal, `bus request for ${options.what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new McpbusError(ErrorCode.Internal, `bus request for ${options.what} failed: ${messageOf(err)}`, { cause: err });
 }
 
 /** The reply body for a failure; unknown errors are reported as `internal` without details. */

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '@mcpbus/runtime';
 import { startCommand } from './start-command.js';
 import { ROLES, type Role } from './run-roles.js';
+import { messageOf } from '@mcpbus/protocol';
 
 const USAGE = `usage:
   mcpbus start --config FILE [--port 4000] [--host 127.0.0.1] [--role ingress|worker|runner ...]
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
     });
   } catch (err: unknown) {
-    return fail(err instanceof Error ? err.message : String(err));
+    return fail(messageOf(err));
   }
   const { values } = parsed;
   if (values.help === true || command === undefined || command === 'help') {

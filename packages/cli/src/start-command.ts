@@ -4,6 +4,7 @@ import { loadConfigOrReport, logConfigSummary, untilSignal } from '@mcpbus/runti
 import { createLogger } from '@mcpbus/logging';
 import { ensureInfra, type InfraService } from './infra.js';
 import { runRoles, type Role } from './run-roles.js';
+import { messageOf } from '@mcpbus/protocol';
 
 export interface StartArgs {
   configPath: string;
@@ -33,7 +34,7 @@ export async function startCommand(args: StartArgs): Promise<number> {
   try {
     infra = await ensureInfra(needs, resolve(args.dataRoot ?? '.mcpbus'), log);
   } catch (err: unknown) {
-    process.stderr.write(`mcpbus: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`mcpbus: ${messageOf(err)}\n`);
     return 1;
   }
 
@@ -41,7 +42,7 @@ export async function startCommand(args: StartArgs): Promise<number> {
   try {
     roles = await runRoles({ config, runtime, roles: args.roles, port: args.port, host: args.host, log });
   } catch (err: unknown) {
-    process.stderr.write(`mcpbus: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`mcpbus: could not start: ${messageOf(err)}\n`);
     await infra.stop();
     return 1;
   }

@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import type { Env } from './fields.js';
 import { parseConfig } from './parse-config.js';
 import type { McpbusConfig } from './types.js';
+import { messageOf } from '@mcpbus/protocol';
 
 /** Reads and parses a config file (see parseConfig); an unreadable file is a ConfigError too. */
 export async function loadConfigFile(path: string, options: { readonly env: Env }): Promise<McpbusConfig> {
@@ -11,7 +12,7 @@ export async function loadConfigFile(path: string, options: { readonly env: Env 
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = messageOf(err);
     throw new ConfigError([`config: cannot read ${path}: ${reason}`], { cause: err });
   }
   return parseConfig(text, { env: options.env, sourceName: path, baseDir: dirname(resolve(path)) });

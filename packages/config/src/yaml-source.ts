@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml';
+import { messageOf } from '@mcpbus/protocol';
 
 export type YamlResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problems: string[] };
 
@@ -16,7 +17,7 @@ export function parseYaml(text: string, sourceName: string): YamlResult {
     // Default maxAliasCount stops alias bombs ("billion laughs") here with an error.
     return { ok: true, value: doc.toJS({ mapAsMap: true }) };
   } catch (err: unknown) {
-    return { ok: false, problems: [`${sourceName}: ${err instanceof Error ? err.message : String(err)}`] };
+    return { ok: false, problems: [`${sourceName}: ${messageOf(err)}`] };
   }
 }
 

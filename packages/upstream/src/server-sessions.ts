@@ -1,6 +1,6 @@
 import { Client, type PriorDiscovery, type Transport, type VersionNegotiationMode } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { upstreamFailure } from './errors.js';
 import { createTransport, describeServer } from './transport.js';
@@ -194,7 +194,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
         if (slot.client === client && !closed) void listenForListChanges(client, slot);
       }
     } catch (err: unknown) {
-      log.debug({ err: err instanceof Error ? err.message : String(err) }, 'upstream refused subscriptions/listen; relying on the catalog TTL');
+      log.debug({ err: messageOf(err) }, 'upstream refused subscriptions/listen; relying on the catalog TTL');
     }
   }
 

@@ -2,15 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { toProtocolError, type CallRelay } from './relay-call.js';
 import type { Scope } from './scope.js';
+import { isJsonObject } from './json-object.js';
 
 /** 2025-era revisions a plain call may name in MCP-Protocol-Version (absent means 2025-03-26). */
 const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
 
 type PlainCall = { id: string | number; name: string; arguments: Record<string, unknown> | undefined };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /**
  * A 2025-era `tools/call` that needs nothing but a result: no progress token, no 2026 `_meta`
@@ -22,11 +20,11 @@ function plainCall(req: IncomingMessage, body: unknown): PlainCall | undefined {
   const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (!(req.headers['content-type'] ?? '').includes('application/json')) return undefined;
-  if (!isObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call') return undefined;
+  if (!isJsonObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call') return undefined;
   const id = body['id'];
-  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(body['params'])) return undefined;
+  if ((typeof id !== 'string' && typeof id !== 'number') || !isJsonObject(body['params'])) return undefined;
   const { name, arguments: args, _meta: meta, ...rest } = body['params'];
-  if (typeof name !== 'string' || (args !== undefined && !isObject(args)) || Object.keys(rest).length > 0) return undefined;
+  if (typeof name !== 'string' || (args !== undefined && !isJsonObject(args)) || Object.keys(rest).length > 0) return undefined;
   if (meta !== undefined) return undefined;
   return { id, name, arguments: args };
 }

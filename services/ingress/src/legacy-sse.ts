@@ -5,6 +5,7 @@ import { busRequest, decodeBody, encodeJson, errorReply, type NatsConnection, ty
 import { ErrorCode, McpbusError, isValidCallId, type SessionMessage, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { sendRpcError } from './http-replies.js';
+import { isJsonObject } from './json-object.js';
 import type { Scope } from './scope.js';
 
 /** Path of the endpoint a legacy session's first SSE event tells the client to POST to. */
@@ -113,9 +114,8 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
     async post(req, res, body, keyHash) {
       const id = new URL(req.url ?? '/', 'http://ingress').searchParams.get('sessionId') ?? '';
       if (!isValidCallId(id)) return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Missing or malformed sessionId query parameter'));
-      if (body === null || typeof body !== 'object' || Array.isArray(body) || (body as Record<string, unknown>)['jsonrpc'] !== '2.0')
-        return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'The body must be one JSON-RPC 2.0 message'));
-      const message = body as Record<string, unknown>;
+      if (!isJsonObject(body) || body['jsonrpc'] !== '2.0') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'The body must be one JSON-RPC 2.0 message'));
+      const message = body;
       try {
         if (local.has(id)) await deliver(id, message, keyHash);
         else {

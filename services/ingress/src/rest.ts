@@ -5,6 +5,7 @@ import type { BusCalls } from './bus-calls.js';
 import { sendJson, sendRestError } from './http-replies.js';
 import type { CallRelay } from './relay-call.js';
 import { ALL_SERVERS, type Scope } from './scope.js';
+import { isJsonObject } from './json-object.js';
 
 /** LiteLLM's REST paths, old (`/mcp/…`) and new (`/mcp-rest/…`), to what they do. */
 const ROUTES: Readonly<Record<string, 'enabled' | 'list' | 'call'>> = {
@@ -29,9 +30,6 @@ export interface RestDeps {
   log: Logger;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** `GET …/tools/list[?server_id=]`: every tool with its server, as LiteLLM lists them. */
 async function listTools(url: URL, res: ServerResponse, deps: RestDeps): Promise<void> {
@@ -62,7 +60,7 @@ function scopeForCall(name: string, serverId: unknown, deps: RestDeps): Scope {
 /** `POST …/tools/call` with `{ name, arguments }`: the MCP call result, or an error with a fitting status. */
 async function callTool(req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<void> {
   const body = await deps.readBody(req);
-  if (!isObject(body) || typeof body['name'] !== 'string' || (body['arguments'] !== undefined && !isObject(body['arguments'])))
+  if (!isJsonObject(body) || typeof body['name'] !== 'string' || (body['arguments'] !== undefined && !isJsonObject(body['arguments'])))
     throw new McpbusError(ErrorCode.BadRequest, 'Send a JSON object { "name": "<tool>", "arguments": { … } } (optionally with "server_id")');
   const scope = scopeForCall(body['name'], body['server_id'], deps);
   const abort = new AbortController();
@@ -71,7 +69,7 @@ async function callTool(req: IncomingMessage, res: ServerResponse, deps: RestDep
   });
   const result = await deps.relayCall({ name: body['name'], arguments: body['arguments'], scope, signal: abort.signal });
   const meta = result['_meta'];
-  const problems = isObject(meta) ? meta[INVALID_ARGUMENTS_META_KEY] : undefined;
+  const problems = isJsonObject(meta) ? meta[INVALID_ARGUMENTS_META_KEY] : undefined;
   if (Array.isArray(problems))
     return sendRestError(res, new McpbusError(ErrorCode.InvalidParams, `Invalid arguments for tool ${body['name']}`), { problems });
   sendJson(res, 200, result);

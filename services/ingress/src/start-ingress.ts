@@ -5,7 +5,7 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError, createSubjects, type CatalogChanged } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { keyFingerprint, keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
@@ -206,7 +206,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     active.add(res);
     res.on('close', () => active.delete(res));
     route(req, res).catch((err: unknown) => {
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      log.error({ err: messageOf(err) }, 'request failed');
       sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
     });
   });

@@ -1,13 +1,10 @@
 import { buildServerCatalog, type UpstreamTool } from '@mcpbus/catalog';
 import type { CatalogTool, ServerFailure } from '@mcpbus/protocol';
-import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
-import { isSessionGone, upstreamFailure } from '@mcpbus/upstream';
 import type { ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
+import { fetchAllPages, settleServers, withDeadline } from './upstream-lists.js';
 
-/** More pages than this from one server is treated as a broken upstream, not a big catalog. */
-const MAX_PAGES = 100;
 /** A call to an unknown name refreshes a catalog at most this often, so callers cannot flood an upstream. */
 const MISS_REFRESH_INTERVAL_MS = 2_000;
 
@@ -43,14 +40,6 @@ function isExposed(server: ServerConfig, tool: string): boolean {
   return server.disallowedTools === undefined || !server.disallowedTools.includes(tool);
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number, server: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${server}" did not list its tools within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Each worker's view of the upstream catalogs: every page of `tools/list`, kept for `ttlMs`
  * or until the upstream reports a change. Concurrent refreshes of one server share one fetch.
@@ -62,21 +51,7 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
   const generations = new Map<string, number>();
 
   async function fetchAll(sessions: ServerSessions, timeoutMs: number): Promise<Entry> {
-    const client = await sessions.acquire();
-    const tools: UpstreamTool[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
-      let result;
-      try {
-        result = await client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, { timeout: timeoutMs });
-      } catch (err: unknown) {
-        if (isSessionGone(err, client)) sessions.discard(client);
-        throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
-      }
-      tools.push(...(result.tools as unknown as UpstreamTool[]));
-      cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
-      if (cursor === undefined) break;
-    }
+    const tools = (await fetchAllPages(sessions, await sessions.acquire(), 'tools/list', 'tools', timeoutMs)) as unknown as UpstreamTool[];
     const catalog = buildServerCatalog(sessions.server.name, tools.filter((t) => isExposed(sessions.server, t.name)), options.separator);
     return {
       tools: catalog,
@@ -102,7 +77,7 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
         .finally(() => inflight.delete(name));
       inflight.set(name, pending);
     }
-    return withDeadline(pending, deadlineMs, name);
+    return withDeadline(pending, deadlineMs, name, 'list its tools');
   }
 
   function fresh(server: string): Entry | undefined {
@@ -112,19 +87,9 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
 
   return {
     async list(servers, deadlineMs) {
-      const settled = await Promise.allSettled(servers.map(async (s) => fresh(s.server.name) ?? refresh(s, deadlineMs)));
-      const tools: CatalogTool[] = [];
-      const failures: ServerFailure[] = [];
-      settled.forEach((outcome, i) => {
-        const server = (servers[i] as ServerSessions).server.name;
-        if (outcome.status === 'fulfilled') tools.push(...outcome.value.tools);
-        else {
-          const err = outcome.reason instanceof McpbusError ? outcome.reason : upstreamFailure(server, outcome.reason, { timeoutMs: deadlineMs, aborted: false });
-          failures.push({ server, code: err.code, message: err.message });
-          options.log.warn({ server, err: err.message }, 'server left out of tools/list');
-        }
-      });
-      return { tools, failures };
+      const { results, failures } = await settleServers(servers, async (s) => fresh(s.server.name) ?? refresh(s, deadlineMs), deadlineMs);
+      for (const failure of failures) options.log.warn({ server: failure.server, err: failure.message }, 'server left out of tools/list');
+      return { tools: results.flatMap((r) => r.value.tools), failures };
     },
     async find(sessions, toolName, deadlineMs, byUpstreamName = false) {
       const server = sessions.server.name;

@@ -8,14 +8,12 @@ import {
   type ItemKind,
   type ListedItem,
   type ListItemsResult,
-  type ServerFailure,
   type ServerRpcRequest,
 } from '@mcpbus/protocol';
-import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import type { ServerSessions } from '@mcpbus/upstream';
 import { namespacePromptResult } from './namespace-content.js';
 import { scrubResult } from './scrub-result.js';
-
-const MAX_PAGES = 100;
+import { fetchAllPages, requestFailure, settleServers, withDeadline } from './upstream-lists.js';
 
 /** Where each kind of list lives upstream, and which field names an item. */
 const KINDS: Readonly<Record<ItemKind, { method: 'resources/list' | 'resources/templates/list' | 'prompts/list'; field: string; id: string; capability: 'resources' | 'prompts' }>> = {
@@ -29,22 +27,7 @@ async function fetchAll(sessions: ServerSessions, kind: ItemKind, timeoutMs: num
   const spec = KINDS[kind];
   const client = await sessions.acquire();
   if (client.getServerCapabilities()?.[spec.capability] === undefined) return [];
-  const items: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
-    let result: Record<string, unknown>;
-    try {
-      result = await client.request({ method: spec.method, params: cursor === undefined ? {} : { cursor } }, { timeout: timeoutMs });
-    } catch (err: unknown) {
-      if (isSessionGone(err, client)) sessions.discard(client);
-      throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
-    }
-    const listed = result[spec.field];
-    if (Array.isArray(listed)) items.push(...(listed as Record<string, unknown>[]));
-    cursor = typeof result['nextCursor'] === 'string' && result['nextCursor'] !== '' ? result['nextCursor'] : undefined;
-    if (cursor === undefined) break;
-  }
-  return items;
+  return fetchAllPages(sessions, client, spec.method, spec.field, timeoutMs);
 }
 
 /** The namespaced form of one item: URIs under mcpbus://<server>/, prompt names prefixed like tools. */
@@ -61,28 +44,8 @@ function expose(kind: ItemKind, server: string, item: Record<string, unknown>, s
  * page) within `deadlineMs`. A server that fails is reported and left out, as for tools.
  */
 export async function listItems(kind: ItemKind, servers: readonly ServerSessions[], separator: string, deadlineMs: number): Promise<ListItemsResult> {
-  const settled = await Promise.allSettled(
-    servers.map((s) =>
-      Promise.race([
-        fetchAll(s, kind, deadlineMs),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${s.server.name}" did not list its ${kind} within ${deadlineMs} ms`)), deadlineMs).unref()),
-      ]),
-    ),
-  );
-  const items: ListedItem[] = [];
-  const failures: ServerFailure[] = [];
-  settled.forEach((outcome, i) => {
-    const server = (servers[i] as ServerSessions).server.name;
-    if (outcome.status === 'fulfilled') {
-      for (const item of outcome.value) {
-        const listed = expose(kind, server, item, separator);
-        if (listed !== undefined) items.push(listed);
-      }
-    } else {
-      const err = outcome.reason instanceof McpbusError ? outcome.reason : upstreamFailure(server, outcome.reason, { timeoutMs: deadlineMs, aborted: false });
-      failures.push({ server, code: err.code, message: err.message });
-    }
-  });
+  const { results, failures } = await settleServers(servers, (s) => withDeadline(fetchAll(s, kind, deadlineMs), deadlineMs, s.server.name, `list its ${kind}`), deadlineMs);
+  const items = results.flatMap(({ server, value }) => value.map((item) => expose(kind, server, item, separator)).filter((i): i is ListedItem => i !== undefined));
   return { items, failures };
 }
 
@@ -140,8 +103,7 @@ export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessio
   try {
     result = await client.request({ method: req.method, params }, { timeout: timeoutMs });
   } catch (err: unknown) {
-    if (isSessionGone(err, client)) sessions.discard(client);
-    throw upstreamFailure(sessions.server.name, err, { timeoutMs, aborted: false });
+    throw requestFailure(sessions, client, err, { timeoutMs, aborted: false });
   }
   const scrubbed = scrubResult(result);
   if (req.byUpstreamName === true) return scrubbed;

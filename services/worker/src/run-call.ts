@@ -1,9 +1,10 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
-import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import type { ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 import { namespaceToolResult } from './namespace-content.js';
 import { scrubResult } from './scrub-result.js';
+import { requestFailure } from './upstream-lists.js';
 
 /** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
 const REPLY_MARGIN_MS = 50;
@@ -64,10 +65,9 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
     const scrubbed = scrubResult(result);
     return { result: req.byUpstreamName === true ? scrubbed : namespaceToolResult(server.name, scrubbed), events: seq };
   } catch (err: unknown) {
-    if (isSessionGone(err, client)) sessions.discard(client);
+    const failure = requestFailure(sessions, client, err, { timeoutMs, aborted: signal.aborted });
     // Cancelled by the caller or by a shutdown: say which.
-    if (signal.aborted && signal.reason instanceof McpbusError) throw signal.reason;
-    throw upstreamFailure(server.name, err, { timeoutMs, aborted: signal.aborted });
+    throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
   } finally {
     untrack?.();
   }
