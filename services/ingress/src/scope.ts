@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { McpbusConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 
 /**
@@ -28,9 +27,8 @@ export function serverInPath(pathname: string): string | undefined {
   }
 }
 
-/** The scope of a request on an MCP path, or the error that explains why it has none. */
-export function scopeOf(pathname: string, headers: IncomingHttpHeaders, config: McpbusConfig): Scope | McpbusError {
-  const known = new Set(config.servers.map((s) => s.name));
+/** The scope of a request on an MCP path (given the configured server names), or the error that explains why it has none. */
+export function scopeOf(pathname: string, headers: IncomingHttpHeaders, known: ReadonlySet<string>): Scope | McpbusError {
   const single = serverInPath(pathname);
   if (single !== undefined) {
     return known.has(single) ? { servers: [single], single } : new McpbusError(ErrorCode.UnknownServer, `No MCP server named "${single}" is configured`);

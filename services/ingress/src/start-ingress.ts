@@ -79,7 +79,8 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const settings = config.settings;
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
-  const rest: RestDeps = { bus, relayCall, knownServers: new Set(config.servers.map((s) => s.name)), separator: settings.toolSeparator, readBody, log };
+  const knownServers: ReadonlySet<string> = new Set(config.servers.map((s) => s.name));
+  const rest: RestDeps = { bus, relayCall, knownServers, separator: settings.toolSeparator, readBody, log };
   const subjects = createSubjects(settings.subjectRoot);
   const legacy = createLegacySse({
     nc,
@@ -134,7 +135,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     if (!admitted(req, res, sendRpcError)) return;
-    const scope = scopeOf(pathname, req.headers, config);
+    const scope = scopeOf(pathname, req.headers, knownServers);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
     // A legacy SSE client's GET carries no session id and no MCP-Protocol-Version; a Streamable
     // HTTP client's standalone GET stream carries the version header and stays with the SDK.
@@ -171,7 +172,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       return legacy.post(req, res, body, keyFingerprint(req.headers));
     }
     if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
-    const scope = scopeOf('/mcp', req.headers, config);
+    const scope = scopeOf('/mcp', req.headers, knownServers);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
     return openLegacySession(req, res, scope);
   }
