@@ -62,6 +62,8 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     if (options.arguments !== undefined) body.arguments = options.arguments;
     if (options.byUpstreamName === true) body.byUpstreamName = true;
 
+    // Checked before anything is subscribed, so a refused call leaves nothing behind.
+    if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     const relay = options.onProgress === undefined ? undefined : createProgressRelay(options.onProgress);
     const sub = relay === undefined ? undefined : nc.subscribe(subjects.callEvents(callId), {
       callback: (err, msg) => {
@@ -72,7 +74,6 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       const cancel: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
       nc.publish(subjects.callCancel(callId), encodeJson(cancel));
     };
-    if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const reply = await busRequest<Record<string, unknown>>(nc, subjects.toolsCall(options.server), body, {
