@@ -35,8 +35,6 @@ export interface ServerSessions {
   readonly server: ServerConfig;
   /** A connected client; connects (or waits for a connection) when none is live. */
   acquire(): Promise<Client>;
-  /** The era detected on first connect, once known. */
-  era(): ProtocolEra | undefined;
   /**
    * Routes upstream `notifications/progress` carrying `token` to `onProgress` until the
    * returned function is called. Send the token as the request's `_meta.progressToken`.
@@ -100,7 +98,6 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   }));
   const progressRoutes = new Map<string, (progress: UpstreamProgress) => void>();
   let verdict: PriorDiscovery | undefined;
-  let era: ProtocolEra | undefined;
   let next = 0;
   let closed = false;
 
@@ -127,7 +124,6 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     if (verdict === undefined) {
       const discover = client.getDiscoverResult();
       verdict = detected === 'modern' && discover !== undefined ? { kind: 'modern', discover } : { kind: 'legacy' };
-      era = detected;
       log.info({ era: detected, where: describeServer(server) }, 'upstream era detected');
     }
     if (detected === 'modern') void listenForListChanges(client, slot);
@@ -247,7 +243,6 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
 
   return {
     server,
-    era: () => era,
     trackProgress(token, onProgress) {
       progressRoutes.set(token, onProgress);
       return () => progressRoutes.delete(token);

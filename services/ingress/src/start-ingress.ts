@@ -30,8 +30,6 @@ export interface StartIngressOptions {
 export interface IngressHandle {
   readonly port: number;
   readonly url: string;
-  /** Requests being served now. */
-  inflight(): number;
   /** Stops accepting connections, lets running requests finish (up to the drain timeout). */
   close(): Promise<void>;
 }
@@ -242,7 +240,6 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   return {
     port,
     url,
-    inflight: () => active.size + calls,
     close() {
       closing ??= drain();
       return closing;

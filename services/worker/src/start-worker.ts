@@ -32,8 +32,6 @@ export interface StartWorkerOptions {
 
 export interface WorkerHandle {
   readonly workerId: string;
-  /** Calls running now. */
-  inflight(): number;
   /** Stops taking requests, waits for running calls (up to the drain timeout), closes upstreams. */
   close(): Promise<void>;
 }
@@ -209,7 +207,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 
   return {
     workerId,
-    inflight: () => running.size + listing,
     close() {
       closing ??= drain();
       return closing;
