@@ -18,6 +18,8 @@ export interface GatewayOptions {
   ingresses?: number;
   /** Number of worker processes-in-process. */
   workers?: number;
+  /** Number of runners (BullMQ job workers) in this process; none unless asked for. */
+  runners?: number;
   settings?: Record<string, unknown>;
   masterKey?: string | null;
   /** More top-level config sections (e.g. `mcp_tools`). */
@@ -56,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   const start = (roles: Role[]) => runRoles({ config, runtime, roles, port: 0, host: '127.0.0.1', log });
   try {
     for (let i = 0; i < (options.workers ?? 1); i += 1) workers.push(await start(['worker']));
+    for (let i = 0; i < (options.runners ?? 0); i += 1) workers.push(await start(['runner']));
     for (let i = 0; i < (options.ingresses ?? 1); i += 1) ingresses.push(await start(['ingress']));
   } catch (err: unknown) {
     await Promise.allSettled([...ingresses, ...workers].map((h) => h.close()));

@@ -20,14 +20,22 @@ export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
+/** Parses a bus body as JSON; anything else becomes a `bad_request` error naming `what`. */
+export function parseJsonBody(data: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(decoder.decode(data)) as unknown;
+  } catch (err: unknown) {
+    throw new McpbusError(ErrorCode.BadRequest, `${what}: body is not valid JSON`, { cause: err });
+  }
+}
+
 /** Parses and schema-checks a bus body; anything malformed becomes a `bad_request` error. */
 export function decodeBody<T>(data: Uint8Array, schema: SchemaName): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(data));
-  } catch (err: unknown) {
-    throw new McpbusError(ErrorCode.BadRequest, `${schema}: body is not valid JSON`, { cause: err });
-  }
+  return checkBody<T>(parseJsonBody(data, schema), schema);
+}
+
+/** Schema-checks an already parsed bus body. */
+export function checkBody<T>(value: unknown, schema: SchemaName): T {
   const validate = validatorFor(schema);
   if (!validate(value)) {
     const first = validate.errors?.[0];

@@ -40,16 +40,16 @@ export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
     if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => undefined);
   };
   try {
-    if (roles.includes('ingress') || roles.includes('worker')) nc = await connectBus({ url: options.runtime.natsUrl, name: `mcpbus-${roles.join('+')}-${process.pid}` });
+    nc = await connectBus({ url: options.runtime.natsUrl, name: `mcpbus-${roles.join('+')}-${process.pid}` });
     if (roles.includes('runner')) {
-      const runner = await startRunner({ config, redisUrl: options.runtime.redisUrl, log });
+      const runner = await startRunner({ config, nc, redisUrl: options.runtime.redisUrl, log });
       closers.push(() => runner.close());
     }
-    if (roles.includes('worker') && nc !== undefined) {
-      const worker = await startWorker({ config, nc, log });
+    if (roles.includes('worker')) {
+      const worker = await startWorker({ config, nc, log, redisUrl: options.runtime.redisUrl });
       closers.push(() => worker.close());
     }
-    if (roles.includes('ingress') && nc !== undefined) {
+    if (roles.includes('ingress')) {
       const started = await startIngress({ config, nc, log, port: options.port, host: options.host });
       ingress = started;
       closers.push(() => started.close());

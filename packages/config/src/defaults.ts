@@ -15,7 +15,17 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   localToolsServer: 'local',
   listPageSize: 500,
   maxSseSessions: 1_000,
+  jobConcurrency: 16,
+  jobMaxAttempts: 3,
+  jobBackoffMs: 1_000,
+  jobLockMs: 30_000,
+  taskTtlMs: 3_600_000,
+  taskMaxTtlMs: 86_400_000,
+  taskPollIntervalMs: 1_000,
 });
+
+/** Deadline of an upstream call that runs as a job when the server sets none. */
+export const DEFAULT_JOB_TIMEOUT_MS = 3_600_000;
 
 /** MCP protocol revisions an upstream's `spec_version` may name. */
 export const SPEC_VERSIONS: readonly string[] = Object.freeze([

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { type Ctx, type Env, asMap, childPath, isAbsent, readString, report } from './fields.js';
+import { DEFAULT_JOB_TIMEOUT_MS } from './defaults.js';
 import { deepFreeze } from './freeze.js';
 import { readLocalTools } from './local-tools.js';
 import { readServer } from './server.js';
@@ -47,7 +48,20 @@ export function parseConfig(text: string, options: ParseConfigOptions): McpbusCo
 
 /** The server `mcp_tools:` appear under; workers serve it in-process. */
 function localServer(name: string, timeoutMs: number): ServerConfig {
-  return { name, transport: 'local', args: [], env: {}, authType: 'none', headers: {}, timeoutMs, poolSize: 1, description: 'mcp_tools from the config' };
+  return {
+    name,
+    transport: 'local',
+    args: [],
+    env: {},
+    authType: 'none',
+    headers: {},
+    timeoutMs,
+    poolSize: 1,
+    description: 'mcp_tools from the config',
+    execution: 'inline',
+    tools: {},
+    jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
+  };
 }
 
 function readServers(ctx: Ctx, value: unknown, separator: string | undefined, defaultTimeoutMs: number): ServerConfig[] {

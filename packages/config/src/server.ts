@@ -1,4 +1,4 @@
-import { DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS } from './defaults.js';
+import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS } from './defaults.js';
 import {
   type Ctx,
   type RawMap,
@@ -14,12 +14,15 @@ import {
 } from './fields.js';
 import { serverNameProblems } from './server-name.js';
 import { TRANSPORT_NAMES, inferTransport, parseHttpUrl, transportFromName } from './transport.js';
-import type { AuthType, ServerConfig, TransportKind } from './types.js';
+import type { AuthType, ExecutionMode, ServerConfig, ToolPolicy, TransportKind } from './types.js';
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'url', 'transport', 'description', 'auth_type', 'auth_value', 'headers', 'static_headers',
   'spec_version', 'timeout_ms', 'pool_size', 'command', 'args', 'env', 'cwd', 'allowed_tools', 'disallowed_tools',
+  'execution', 'tools', 'job_timeout_ms',
 ]);
+const TOOL_KEYS: ReadonlySet<string> = new Set(['execution', 'idempotent']);
+const EXECUTION_MODES: ReadonlySet<string> = new Set<ExecutionMode>(['inline', 'job']);
 
 // LiteLLM server keys a copied config may carry. mcpbus has no equivalent yet (access groups,
 // OAuth, UI metadata), so they are accepted and ignored rather than failing the load.
@@ -64,11 +67,15 @@ export function readServer(
     headers: {},
     timeoutMs: defaultTimeoutMs,
     poolSize: DEFAULT_POOL_SIZE,
+    execution: 'inline',
+    tools: {},
+    jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
   };
   const transport = readEndpoint(ctx, map, path, server);
   if (transport !== undefined) server.transport = transport;
   readAuth(ctx, map, path, server);
   readOptional(ctx, map, path, server);
+  readExecution(ctx, map, path, server);
   return ctx.problems.length === before && transport !== undefined ? server : undefined;
 }
 
@@ -167,6 +174,42 @@ function readOptional(ctx: Ctx, map: RawMap, path: string, server: Mutable<Serve
     const disallowed = readStringList(ctx, map.get('disallowed_tools'), at('disallowed_tools'));
     if (disallowed !== undefined) server.disallowedTools = disallowed;
   }
+}
+
+/** `execution`, `job_timeout_ms` and the per-tool `tools:` map: how calls run and which may be retried. */
+function readExecution(ctx: Ctx, map: RawMap, path: string, server: Mutable<ServerConfig>): void {
+  const at = (key: string): string => childPath(path, key);
+  const execution = readMode(ctx, map, path);
+  if (execution !== undefined) server.execution = execution;
+  if (!isAbsent(map.get('job_timeout_ms'))) {
+    server.jobTimeoutMs = readInteger(ctx, map.get('job_timeout_ms'), at('job_timeout_ms'), 1, MAX_TIMER_MS) ?? server.jobTimeoutMs;
+  }
+  if (isAbsent(map.get('tools'))) return;
+  const tools = asMap(ctx, map.get('tools'), at('tools'));
+  if (tools === undefined) return;
+  const entries: [string, ToolPolicy][] = [];
+  for (const [name, value] of tools) {
+    const toolPath = childPath(at('tools'), name);
+    const toolMap = asMap(ctx, value, toolPath);
+    if (toolMap === undefined) continue;
+    reportUnknownKeys(ctx, toolMap, toolPath, TOOL_KEYS);
+    const policy: Mutable<ToolPolicy> = {};
+    const mode = readMode(ctx, toolMap, toolPath);
+    if (mode !== undefined) policy.execution = mode;
+    const idempotent = toolMap.get('idempotent');
+    if (typeof idempotent === 'boolean') policy.idempotent = idempotent;
+    else if (!isAbsent(idempotent)) report(ctx, childPath(toolPath, 'idempotent'), 'must be true or false');
+    entries.push([name, policy]);
+  }
+  server.tools = Object.fromEntries(entries);
+}
+
+function readMode(ctx: Ctx, map: RawMap, path: string): ExecutionMode | undefined {
+  const mode = optionalString(ctx, map, path, 'execution');
+  if (mode === undefined) return undefined;
+  if (EXECUTION_MODES.has(mode)) return mode as ExecutionMode;
+  report(ctx, childPath(path, 'execution'), 'must be "inline" or "job"');
+  return undefined;
 }
 
 function optionalString(ctx: Ctx, map: RawMap, path: string, key: string): string | undefined {

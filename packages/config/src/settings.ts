@@ -7,7 +7,9 @@ const SEPARATOR = /^[A-Za-z0-9_.-]{1,3}$/;
 const SUBJECT_ROOT = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type IntegerKey = 'maxBodyBytes' | 'catalogTtlMs' | 'listDeadlineMs' | 'callTimeoutMs' | 'drainTimeoutMs' | 'listPageSize' | 'maxSseSessions';
+type IntegerKey = {
+  [K in keyof GatewaySettings]: GatewaySettings[K] extends number ? K : never;
+}[keyof GatewaySettings];
 
 const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['max_body_bytes', 'maxBodyBytes', Number.MAX_SAFE_INTEGER],
@@ -17,6 +19,13 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['drain_timeout_ms', 'drainTimeoutMs', MAX_TIMER_MS],
   ['list_page_size', 'listPageSize', 100_000],
   ['max_sse_sessions', 'maxSseSessions', 1_000_000],
+  ['job_concurrency', 'jobConcurrency', 10_000],
+  ['job_max_attempts', 'jobMaxAttempts', 100],
+  ['job_backoff_ms', 'jobBackoffMs', MAX_TIMER_MS],
+  ['job_lock_ms', 'jobLockMs', MAX_TIMER_MS],
+  ['task_ttl_ms', 'taskTtlMs', MAX_TIMER_MS],
+  ['task_max_ttl_ms', 'taskMaxTtlMs', MAX_TIMER_MS],
+  ['task_poll_interval_ms', 'taskPollIntervalMs', MAX_TIMER_MS],
 ];
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
@@ -84,6 +93,7 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
     const n = readInteger(ctx, raw, at(key), 1, max);
     if (n !== undefined) settings[field] = n;
   }
+  if (settings.taskTtlMs > settings.taskMaxTtlMs) report(ctx, at('task_ttl_ms'), `must not exceed task_max_ttl_ms (${settings.taskMaxTtlMs})`);
   return { settings, separatorOk };
 }
 

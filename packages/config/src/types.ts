@@ -3,6 +3,16 @@
  * `mcp_tools:` section: it runs inside each worker and cannot be configured in `mcp_servers`.
  */
 export type TransportKind = 'stdio' | 'sse' | 'http' | 'local';
+/** How a call runs: answered by a worker while the caller waits, or as a durable BullMQ job. */
+export type ExecutionMode = 'inline' | 'job';
+
+/** What the config says of one upstream tool (`tools.<name>:` under a server). */
+export interface ToolPolicy {
+  readonly execution?: ExecutionMode;
+  /** Safe to run again after a runner died mid-call (overrides the tool's annotations). */
+  readonly idempotent?: boolean;
+}
+
 /** LiteLLM's `auth_type` values. */
 export type AuthType = 'none' | 'bearer_token' | 'basic' | 'api_key' | 'authorization';
 
@@ -32,6 +42,12 @@ export interface ServerConfig {
   readonly allowedTools?: readonly string[];
   /** These upstream tools are never exposed (LiteLLM `disallowed_tools`). */
   readonly disallowedTools?: readonly string[];
+  /** How this server's calls run unless a tool says otherwise (default `inline`). */
+  readonly execution: ExecutionMode;
+  /** Per upstream tool name: execution and idempotence overrides. */
+  readonly tools: Readonly<Record<string, ToolPolicy>>;
+  /** Deadline of one upstream call when it runs as a job, in milliseconds. */
+  readonly jobTimeoutMs: number;
 }
 
 /** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */
@@ -66,6 +82,20 @@ export interface GatewaySettings {
   readonly listPageSize: number;
   /** Legacy SSE sessions one ingress replica holds at most. */
   readonly maxSseSessions: number;
+  /** Jobs one runner process runs at once. */
+  readonly jobConcurrency: number;
+  /** Attempts of a job whose tool may be retried (idempotent, read-only, or called with an idempotency key). */
+  readonly jobMaxAttempts: number;
+  /** First retry delay; it doubles on each further attempt. */
+  readonly jobBackoffMs: number;
+  /** BullMQ lock of a running job; a runner silent for this long is presumed dead. */
+  readonly jobLockMs: number;
+  /** How long a task (and its result) is kept after its last change when the client asks for no TTL. */
+  readonly taskTtlMs: number;
+  /** The longest TTL a client may ask for. */
+  readonly taskMaxTtlMs: number;
+  /** The polling interval suggested to task clients. */
+  readonly taskPollIntervalMs: number;
 }
 
 export interface McpbusConfig {

@@ -19,6 +19,11 @@ export const ErrorCode = {
   Overloaded: 'overloaded',
   NotFound: 'not_found',
   Cancelled: 'cancelled',
+  UnknownTask: 'unknown_task',
+  /** The runner running a job stopped mid-call; the tool may or may not have run, and was not re-run. */
+  OutcomeUnknown: 'outcome_unknown',
+  /** Redis (the job queue) cannot be reached. */
+  QueueUnavailable: 'queue_unavailable',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -46,6 +51,9 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   overloaded: { jsonRpcCode: -32012, httpStatus: 503 },
   not_found: { jsonRpcCode: -32001, httpStatus: 404 },
   cancelled: { jsonRpcCode: -32800, httpStatus: 499 },
+  unknown_task: { jsonRpcCode: -32602, httpStatus: 404 },
+  outcome_unknown: { jsonRpcCode: -32013, httpStatus: 502 },
+  queue_unavailable: { jsonRpcCode: -32014, httpStatus: 503 },
   internal: { jsonRpcCode: -32603, httpStatus: 500 },
 });
 

@@ -4,3 +4,4 @@ export * from './messages.js';
 export * from './tool-names.js';
 export * from './redact.js';
 export * from './resource-uris.js';
+export * from './call-ids.js';

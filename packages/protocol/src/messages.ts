@@ -11,6 +11,9 @@ export const INVALID_ARGUMENTS_META_KEY = 'mcpbus/invalidArguments';
 /** `_meta` key under which tools/list reports servers that are missing from the list. */
 export const FAILURES_META_KEY = 'mcpbus/failures';
 
+/** `_meta` key of a `tools/call` naming the caller's idempotency key (makes a job call retriable and deduplicated). */
+export const IDEMPOTENCY_KEY_META_KEY = 'mcpbus/idempotencyKey';
+
 export interface ListToolsRequest {
   v: 1;
   deadlineAt: number;
@@ -53,6 +56,91 @@ export interface CallToolRequest {
   /** Publish progress events on the call's events subject. */
   progress: boolean;
   deadlineAt: number;
+  /** Who is calling (a fingerprint of the caller's key); a job is only ever visible to its owner. */
+  owner?: string;
+  /**
+   * The client takes a task in place of a result: the call runs as a job and the reply is the
+   * task, at once. With `onlyIfJob`, only when the call runs as a job anyway (by config).
+   */
+  task?: { ttlMs?: number; onlyIfJob?: boolean };
+  /** The client's own progress token, kept with a task so a later `tasks/result` can relay progress. */
+  progressToken?: string | number;
+  /** Deduplicates the call per owner and allows a job to be retried after a runner died. */
+  idempotencyKey?: string;
+}
+
+export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface ProgressUpdate {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** A call run as a job, as its owner may see it. Times are epoch milliseconds. */
+export interface TaskInfo {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage?: string;
+  createdAt: number;
+  lastUpdatedAt: number;
+  /** Kept this long after its last change. */
+  ttlMs: number;
+  pollIntervalMs: number;
+  server: string;
+  /** The tool name the client called. */
+  tool: string;
+  /** Progress updates so far; the latest is `progress`. */
+  events: number;
+  progress?: ProgressUpdate;
+}
+
+/** How a task ended: the tool's result (an `isError` result included), or the error the call failed with. */
+export type TaskOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: ErrorBody };
+
+/** Published on the call's events subject when a job ends, after all its progress events. */
+export interface ResultEvent {
+  v: 1;
+  type: 'result';
+  callId: string;
+  /** How many progress events were published before this one. */
+  events: number;
+  task: TaskInfo;
+  outcome: TaskOutcome;
+}
+
+export interface TaskGetRequest {
+  v: 1;
+  owner: string;
+  taskId: string;
+  /** Include the outcome when the task has ended. */
+  outcome?: boolean;
+}
+
+export interface TaskGetResult {
+  task: TaskInfo;
+  outcome?: TaskOutcome;
+  progressToken?: string | number;
+}
+
+export interface TaskListRequest {
+  v: 1;
+  owner: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface TaskListResult {
+  tasks: TaskInfo[];
+  nextCursor?: string;
+}
+
+export interface TaskCancelRequest {
+  v: 1;
+  owner: string;
+  taskId: string;
+  reason?: string;
 }
 
 export interface ProgressEvent {
@@ -131,11 +219,51 @@ export interface CallToolOk {
 }
 
 export type Reply<T> = { ok: true; result: T } | { ok: false; error: ErrorBody };
-export type CallToolReply = CallToolOk | { ok: false; error: ErrorBody };
+/** The call became a job: its outcome arrives later as a ResultEvent (or through `tasks.get`). */
+export interface CallAccepted {
+  ok: true;
+  task: TaskInfo;
+}
+
+export type CallToolReply = CallToolOk | CallAccepted | { ok: false; error: ErrorBody };
 
 const serverName = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,40}$' } as const;
 const deadlineAt = { type: 'integer', minimum: 0 } as const;
 const callId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+const owner = { type: 'string', maxLength: 128 } as const;
+const progressUpdate = {
+  type: 'object',
+  required: ['progress'],
+  properties: { progress: { type: 'number' }, total: { type: 'number' }, message: { type: 'string' } },
+} as const;
+const taskInfo = {
+  type: 'object',
+  required: ['taskId', 'status', 'createdAt', 'lastUpdatedAt', 'ttlMs', 'pollIntervalMs', 'server', 'tool', 'events'],
+  properties: {
+    taskId: callId,
+    status: { enum: ['working', 'input_required', 'completed', 'failed', 'cancelled'] },
+    statusMessage: { type: 'string' },
+    createdAt: { type: 'integer' },
+    lastUpdatedAt: { type: 'integer' },
+    ttlMs: { type: 'integer' },
+    pollIntervalMs: { type: 'integer' },
+    server: { type: 'string' },
+    tool: { type: 'string' },
+    events: { type: 'integer', minimum: 0 },
+    progress: progressUpdate,
+  },
+} as const;
+const errorBody = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' }, data: { type: 'object' } },
+} as const;
+const taskOutcome = {
+  oneOf: [
+    { type: 'object', required: ['ok', 'result'], properties: { ok: { const: true }, result: { type: 'object' } } },
+    { type: 'object', required: ['ok', 'error'], properties: { ok: { const: false }, error: errorBody } },
+  ],
+} as const;
 
 /** JSON Schemas of every bus body, keyed by message name. */
 export const SCHEMAS = Object.freeze({
@@ -163,7 +291,39 @@ export const SCHEMAS = Object.freeze({
       arguments: { type: 'object' },
       progress: { type: 'boolean' },
       deadlineAt,
+      owner,
+      task: { type: 'object', properties: { ttlMs: { type: 'integer', minimum: 0 }, onlyIfJob: { type: 'boolean' } }, additionalProperties: false },
+      progressToken: { type: ['string', 'integer'] },
+      idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
     },
+    additionalProperties: false,
+  },
+  ResultEvent: {
+    $id: 'https://mcpbus.dev/schemas/v1/result-event.json',
+    type: 'object',
+    required: ['v', 'type', 'callId', 'events', 'task', 'outcome'],
+    properties: { v: { const: 1 }, type: { const: 'result' }, callId, events: { type: 'integer', minimum: 0 }, task: taskInfo, outcome: taskOutcome },
+    additionalProperties: false,
+  },
+  TaskGetRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/task-get-request.json',
+    type: 'object',
+    required: ['v', 'owner', 'taskId'],
+    properties: { v: { const: 1 }, owner, taskId: { type: 'string', maxLength: 256 }, outcome: { type: 'boolean' } },
+    additionalProperties: false,
+  },
+  TaskListRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/task-list-request.json',
+    type: 'object',
+    required: ['v', 'owner'],
+    properties: { v: { const: 1 }, owner, cursor: { type: 'string', maxLength: 512 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+    additionalProperties: false,
+  },
+  TaskCancelRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/task-cancel-request.json',
+    type: 'object',
+    required: ['v', 'owner', 'taskId'],
+    properties: { v: { const: 1 }, owner, taskId: { type: 'string', maxLength: 256 }, reason: { type: 'string', maxLength: 1000 } },
     additionalProperties: false,
   },
   ProgressEvent: {
@@ -236,18 +396,8 @@ export const SCHEMAS = Object.freeze({
     $id: 'https://mcpbus.dev/schemas/v1/reply.json',
     oneOf: [
       { type: 'object', required: ['ok', 'result'], properties: { ok: { const: true }, result: {}, events: { type: 'integer', minimum: 0 } } },
-      {
-        type: 'object',
-        required: ['ok', 'error'],
-        properties: {
-          ok: { const: false },
-          error: {
-            type: 'object',
-            required: ['code', 'message'],
-            properties: { code: { type: 'string' }, message: { type: 'string' }, data: { type: 'object' } },
-          },
-        },
-      },
+      { type: 'object', required: ['ok', 'task'], properties: { ok: { const: true }, task: taskInfo } },
+      { type: 'object', required: ['ok', 'error'], properties: { ok: { const: false }, error: errorBody } },
     ],
   },
 } as const);

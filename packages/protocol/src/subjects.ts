@@ -48,6 +48,12 @@ export interface Subjects {
   serverRpcAny(): string;
   /** Broadcast: an upstream said its tools, resources or prompts changed. */
   catalogChanged(): string;
+  /** Request/reply: one task (a call run as a job) of its owner, with its outcome when asked. */
+  tasksGet(): string;
+  /** Request/reply: the owner's tasks, oldest first, a page at a time. */
+  tasksList(): string;
+  /** Request/reply: cancel a task; the runner holding it hears it on the call's cancel subject. */
+  tasksCancel(): string;
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
   /**
@@ -76,6 +82,9 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     serverRpc: (server: string) => `${base}.rpc.${serverToken(server)}`,
     serverRpcAny: () => `${base}.rpc.*`,
     catalogChanged: () => `${base}.catalog.changed`,
+    tasksGet: () => `${base}.tasks.get`,
+    tasksList: () => `${base}.tasks.list`,
+    tasksCancel: () => `${base}.tasks.cancel`,
     workersPing: () => `${base}.workers.ping`,
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });

@@ -1,10 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { busRequest, decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { busRequest, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import {
   ErrorCode,
   McpbusError,
+  TERMINAL_TASK_STATUSES,
   createSubjects,
+  idempotentCallId,
+  newCallId,
   type CallToolRequest,
   type CancelMessage,
   type ItemKind,
@@ -12,21 +14,26 @@ import {
   type ListItemsResult,
   type ListToolsRequest,
   type ListToolsResult,
-  type ProgressEvent,
   type ServerRpcMethod,
   type ServerRpcRequest,
+  type TaskCancelRequest,
+  type TaskGetRequest,
+  type TaskGetResult,
+  type TaskInfo,
+  type TaskListRequest,
+  type TaskListResult,
+  type TaskOutcome,
 } from '@mcpbus/protocol';
+import { watchCall, type CallWatch, type ProgressSink } from './call-watch.js';
+
+export type { ProgressUpdate } from '@mcpbus/protocol';
 
 /** Extra time the ingress waits beyond a call's deadline for the worker's own timeout reply. */
 const REPLY_GRACE_MS = 1_000;
-/** How long a reply waits for progress events it was told about but has not seen yet. */
-const EVENT_CATCH_UP_MS = 1_000;
-
-export interface ProgressUpdate {
-  progress: number;
-  total?: number;
-  message?: string;
-}
+/** Deadline of a task request (get, list, cancel): they read Redis and nothing else. */
+const TASK_REQUEST_MS = 5_000;
+/** While waiting for a job's end event, its task is also read this often, in case the event was lost. */
+const JOB_POLL_MS = 2_000;
 
 export interface CallOptions {
   server: string;
@@ -35,59 +42,173 @@ export interface CallOptions {
   byUpstreamName?: boolean;
   arguments: Record<string, unknown> | undefined;
   timeoutMs: number;
+  /** Who calls; jobs and tasks are theirs alone. */
+  owner: string;
   /** Receives every progress update in order, before the call resolves. */
-  onProgress?: (update: ProgressUpdate) => Promise<void> | void;
+  onProgress?: ProgressSink;
+  /** The client's progress token, kept with a job for later `tasks/result` watchers. */
+  progressToken?: string | number;
+  idempotencyKey?: string;
   signal?: AbortSignal;
+  /**
+   * If the call runs as a job: does an abort cancel it (a 2026 client's closed stream means
+   * cancel), or does the job go on and keep its result for later (a dropped 2025 connection)?
+   */
+  abortCancelsJob: boolean;
+  /** The longest a caller waits for a job's end. */
+  jobWaitMs: number;
+  /**
+   * The client takes a task in place of a result: always (`onlyIfJob` unset: it asked for one),
+   * or when the call runs as a job anyway (a 2026 client that declared the Tasks extension).
+   */
+  task?: { ttlMs?: number; onlyIfJob?: boolean };
+}
+
+/** A call's result, or the task it became when the client takes tasks. */
+export type CallResult = { result: Record<string, unknown> } | { task: TaskInfo };
+
+/** A task and, once it has ended, how. */
+export interface TaskEnd {
+  task: TaskInfo;
+  outcome: TaskOutcome;
+}
+
+export interface FollowOptions {
+  onProgress?: ProgressSink;
+  signal?: AbortSignal;
+  waitMs: number;
 }
 
 export interface BusCalls {
   listTools(servers?: readonly string[]): Promise<ListToolsResult>;
   listItems(kind: ItemKind, servers?: readonly string[]): Promise<ListItemsResult>;
   serverRpc(server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number): Promise<Record<string, unknown>>;
-  callTool(options: CallOptions): Promise<Record<string, unknown>>;
+  /**
+   * A call's result, whether a worker ran it inline or it became a job; or, when the options
+   * say the client takes tasks, the task it became.
+   */
+  callTool(options: CallOptions): Promise<CallResult>;
+  getTask(owner: string, taskId: string, withOutcome: boolean): Promise<TaskGetResult>;
+  listTasks(owner: string, cursor: string | undefined): Promise<TaskListResult>;
+  cancelTask(owner: string, taskId: string, reason: string): Promise<TaskInfo>;
+  /** Waits for a task to end, relaying the progress it makes meanwhile. */
+  followTask(owner: string, taskId: string, options: FollowOptions): Promise<TaskEnd>;
   pingWorkers(timeoutMs: number): Promise<boolean>;
 }
 
+const isTerminal = (task: TaskInfo): boolean => TERMINAL_TASK_STATUSES.has(task.status);
+
+function resultOf(outcome: TaskOutcome): Record<string, unknown> {
+  if (outcome.ok) return outcome.result;
+  throw McpbusError.fromBody(outcome.error);
+}
+
 /**
- * The ingress side of the bus: turns list and call requests into NATS requests, relays the
- * call's progress events in sequence order, and broadcasts a cancel when the caller goes away.
+ * The ingress side of the bus: turns list, call and task requests into NATS requests, relays
+ * a call's progress events in sequence order, follows jobs to their end, and broadcasts a
+ * cancel when the caller goes away.
  */
 export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCalls {
   const subjects = createSubjects(config.settings.subjectRoot);
 
-  async function callTool(options: CallOptions): Promise<Record<string, unknown>> {
-    const callId = randomUUID().replace(/-/g, '');
-    const deadlineAt = Date.now() + options.timeoutMs;
-    const body: CallToolRequest = { v: 1, callId, server: options.server, name: options.name, progress: options.onProgress !== undefined, deadlineAt };
+  const taskRequest = async <T>(subject: string, body: TaskGetRequest | TaskListRequest | TaskCancelRequest, what: string): Promise<T> =>
+    (await busRequest<T>(nc, subject, body, { timeoutMs: TASK_REQUEST_MS, what })).result;
+  const getTask = (owner: string, taskId: string, withOutcome: boolean): Promise<TaskGetResult> =>
+    taskRequest<TaskGetResult>(subjects.tasksGet(), { v: 1, owner, taskId, outcome: withOutcome }, 'tasks/get');
+  const cancelTask = async (owner: string, taskId: string, reason: string): Promise<TaskInfo> =>
+    (await taskRequest<{ task: TaskInfo }>(subjects.tasksCancel(), { v: 1, owner, taskId, reason }, 'tasks/cancel')).task;
+
+  /**
+   * Waits on `watch` for the job's end. The task is read once at the start (the end may have come
+   * before the watch) and then every few seconds (an end event may be lost: core NATS is
+   * at-most-once). The caller's abort either cancels the job or just stops the wait.
+   */
+  async function untilEnded(watch: CallWatch, owner: string, task: TaskInfo, options: { signal?: AbortSignal | undefined; waitMs: number; abortCancels: boolean }): Promise<TaskEnd> {
+    let timer: NodeJS.Timeout | undefined;
+    let stop = false;
+    const poll = async (): Promise<TaskEnd> => {
+      for (;;) {
+        const now = await getTask(owner, task.taskId, true).catch(() => undefined);
+        if (now !== undefined && isTerminal(now.task) && now.outcome !== undefined) return { task: now.task, outcome: now.outcome };
+        await new Promise((resolve) => (timer = setTimeout(resolve, JOB_POLL_MS)));
+        if (stop) return new Promise<never>(() => undefined);
+      }
+    };
+    const deadline = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new McpbusError(ErrorCode.Timeout, `task ${task.taskId} did not finish within ${options.waitMs} ms; it may still be running (tasks/get ${task.taskId})`)), options.waitMs);
+      void Promise.resolve(watch.ended).finally(() => clearTimeout(t));
+      options.signal?.addEventListener('abort', () => clearTimeout(t), { once: true });
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = (): void => {
+        if (options.abortCancels) void cancelTask(owner, task.taskId, 'the client cancelled the request').catch(() => undefined);
+        reject(new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } }));
+      };
+      if (options.signal?.aborted === true) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const end = await Promise.race([watch.ended.then((e) => ({ task: e.task, outcome: e.outcome, events: e.events })), poll(), deadline, aborted]);
+      await watch.settle('events' in end ? end.events : end.task.events);
+      return { task: end.task, outcome: end.outcome };
+    } finally {
+      stop = true;
+      clearTimeout(timer);
+    }
+  }
+
+  function callBody(options: CallOptions): CallToolRequest {
+    const callId = options.idempotencyKey === undefined ? newCallId() : idempotentCallId(options.owner, options.server, options.name, options.idempotencyKey);
+    const body: CallToolRequest = {
+      v: 1,
+      callId,
+      server: options.server,
+      name: options.name,
+      progress: options.onProgress !== undefined,
+      deadlineAt: Date.now() + options.timeoutMs,
+      owner: options.owner,
+    };
     if (options.arguments !== undefined) body.arguments = options.arguments;
     if (options.byUpstreamName === true) body.byUpstreamName = true;
+    if (options.progressToken !== undefined) body.progressToken = options.progressToken;
+    if (options.idempotencyKey !== undefined) body.idempotencyKey = options.idempotencyKey;
+    if (options.task !== undefined) body.task = options.task;
+    return body;
+  }
 
+  async function callTool(options: CallOptions): Promise<CallResult> {
+    const body = callBody(options);
+    const { callId } = body;
     // Checked before anything is subscribed, so a refused call leaves nothing behind.
     if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
-    const relay = options.onProgress === undefined ? undefined : createProgressRelay(options.onProgress);
-    const sub = relay === undefined ? undefined : nc.subscribe(subjects.callEvents(callId), {
-      callback: (err, msg) => {
-        if (err === null) relay.accept(msg.data);
-      },
-    });
+    let watch = options.onProgress === undefined ? undefined : watchCall(nc, subjects.callEvents(callId), options.onProgress);
+    let queued = false;
     const onAbort = (): void => {
+      if (queued) return; // a job: untilEnded decides what an abort means
       const cancel: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
       nc.publish(subjects.callCancel(callId), encodeJson(cancel));
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = await busRequest<Record<string, unknown>>(nc, subjects.toolsCall(options.server), body, {
+      const reply = (await busRequest<Record<string, unknown>>(nc, subjects.toolsCall(options.server), body, {
         timeoutMs: options.timeoutMs + REPLY_GRACE_MS,
         what: `the call of ${options.name}`,
-      });
-      if (relay !== undefined) await relay.settle(reply.events ?? 0);
-      return reply.result;
+      })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo };
+      if ('task' in reply && options.task !== undefined) return { task: reply.task };
+      if ('task' in reply) {
+        queued = true;
+        watch ??= watchCall(nc, subjects.callEvents(callId), undefined);
+        const end = await untilEnded(watch, options.owner, reply.task, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob });
+        return { result: resultOf(end.outcome) };
+      }
+      await watch?.settle(reply.events ?? 0);
+      return { result: reply.result };
     } catch (err: unknown) {
-      if (err instanceof McpbusError && err.code === ErrorCode.Timeout) onAbort();
+      if (err instanceof McpbusError && err.code === ErrorCode.Timeout && !queued) onAbort();
       throw err;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
-      sub?.unsubscribe();
+      watch?.close();
     }
   }
 
@@ -100,6 +221,24 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       return reply.result;
     },
     callTool,
+    getTask,
+    async listTasks(owner, cursor) {
+      return taskRequest<TaskListResult>(subjects.tasksList(), cursor === undefined ? { v: 1, owner } : { v: 1, owner, cursor }, 'tasks/list');
+    },
+    cancelTask,
+    async followTask(owner, taskId, options) {
+      const watch = watchCall(nc, subjects.callEvents(taskId), options.onProgress);
+      try {
+        // Subscribed before the first read, so an end between the two is not missed.
+        await nc.flush();
+        const first = await getTask(owner, taskId, true);
+        if (isTerminal(first.task) && first.outcome !== undefined) return { task: first.task, outcome: first.outcome };
+        watch.skipTo(first.task.events);
+        return await untilEnded(watch, owner, first.task, { signal: options.signal, waitMs: options.waitMs, abortCancels: false });
+      } finally {
+        watch.close();
+      }
+    },
     async listItems(kind, servers) {
       const body: ListItemsRequest = { v: 1, kind, deadlineAt: Date.now() + config.settings.listDeadlineMs };
       if (servers !== undefined) body.servers = [...servers];
@@ -119,62 +258,6 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       } catch {
         return false;
       }
-    },
-  };
-}
-
-/**
- * Delivers progress events strictly in `seq` order, one at a time, and lets the caller wait
- * until a given number of them has been delivered: the reply says how many were published,
- * so none is dropped or overtaken by the result.
- */
-function createProgressRelay(deliver: (update: ProgressUpdate) => Promise<void> | void) {
-  const early = new Map<number, ProgressEvent>();
-  let nextSeq = 1;
-  let chain: Promise<void> = Promise.resolve();
-  let waiter: { target: number; resolve: () => void } | undefined;
-
-  const flush = (): void => {
-    for (let event = early.get(nextSeq); event !== undefined; event = early.get(nextSeq)) {
-      early.delete(nextSeq);
-      nextSeq += 1;
-      const update: ProgressUpdate = { progress: event.progress };
-      if (event.total !== undefined) update.total = event.total;
-      if (event.message !== undefined) update.message = event.message;
-      chain = chain.then(() => deliver(update)).catch(() => undefined);
-    }
-    if (waiter !== undefined && nextSeq > waiter.target) waiter.resolve();
-  };
-
-  return {
-    accept(data: Uint8Array): void {
-      try {
-        const event = decodeBody<ProgressEvent>(data, 'ProgressEvent');
-        if (event.seq >= nextSeq) early.set(event.seq, event);
-        flush();
-      } catch {
-        // A malformed event is dropped; the result still arrives.
-      }
-    },
-    async settle(expected: number): Promise<void> {
-      if (nextSeq <= expected) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, EVENT_CATCH_UP_MS);
-          waiter = {
-            target: expected,
-            resolve: () => {
-              clearTimeout(timer);
-              resolve();
-            },
-          };
-        });
-      }
-      // An event lost on the way must not hold back the ones after it: deliver what arrived.
-      for (const seq of [...early.keys()].sort((a, b) => a - b)) {
-        nextSeq = seq;
-        flush();
-      }
-      await chain;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { toProtocolError, type CallRelay } from './relay-call.js';
-import type { Scope } from './scope.js';
+import type { Caller } from './caller.js';
 import { isJsonObject } from './json-object.js';
 
 /** 2025-era revisions a plain call may name in MCP-Protocol-Version (absent means 2025-03-26). */
@@ -34,7 +34,7 @@ function plainCall(req: IncomingMessage, body: unknown): PlainCall | undefined {
  * saves the web Request/Response conversion and the per-request SDK server on the hottest path.
  * Returns false, having done nothing, when the request is not such a call.
  */
-export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unknown, scope: Scope, relayCall: CallRelay, log: Logger): boolean {
+export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, relay: CallRelay, log: Logger): boolean {
   const call = plainCall(req, body);
   if (call === undefined) return false;
   const abort = new AbortController();
@@ -48,7 +48,7 @@ export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unk
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
     res.end(json);
   };
-  relayCall({ name: call.name, arguments: call.arguments, scope, signal: abort.signal }).then(
+  relay.call({ name: call.name, arguments: call.arguments, caller, signal: abort.signal }).then(
     (result) => send({ result }),
     (err: unknown) => {
       const error = toProtocolError(err, log);

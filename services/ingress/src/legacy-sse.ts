@@ -50,7 +50,7 @@ const sessionNotFound = (): McpbusError => new McpbusError(ErrorCode.NotFound, '
  * while its POSTs may land on any replica: they are forwarded over NATS to the one subscribed to
  * the session's subject. A session answers only POSTs made with the key that opened it.
  */
-export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope) => Server; maxSessions: number; log: Logger }): LegacySse {
+export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, keyHash: string) => Server; maxSessions: number; log: Logger }): LegacySse {
   const { nc, subjects, log } = deps;
   const local = new Map<string, Session>();
   let draining = false;
@@ -82,7 +82,7 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
         return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds its maximum of ${deps.maxSessions} SSE sessions (mcpbus_settings.max_sse_sessions); retry, or use /mcp`));
       const transport = new SSEServerTransport(LEGACY_MESSAGES_PATH, res);
       const id = transport.sessionId;
-      const server = deps.buildServer(scope);
+      const server = deps.buildServer(scope, keyHash);
       const sub = nc.subscribe(subjects.sessionMessages(id), {
         callback: (err, msg) => {
           if (err !== null) return;

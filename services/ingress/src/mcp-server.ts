@@ -1,13 +1,25 @@
-import { Server } from '@modelcontextprotocol/server';
+import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { McpbusConfig } from '@mcpbus/config';
 import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type ItemKind, type ServerRpcMethod } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
+import type { Caller } from './caller.js';
 import { pageOf } from './pages.js';
 import { toProtocolError, type CallRelay } from './relay-call.js';
-import type { Scope } from './scope.js';
+import { registerTaskMethods, serveToolCall } from './task-methods.js';
+import { TASKS_EXTENSION } from './task-views.js';
 
 export const GATEWAY_INFO = { name: 'mcpbus', version: '0.1.0' } as const;
+
+/**
+ * A listed tool, marked as callable as a task (`optional`): mcpbus runs any call as a job. A tool
+ * whose upstream requires tasks keeps `required` (mcpbus does not drive upstream tasks yet).
+ */
+function withTaskSupport(tool: Record<string, unknown>): Record<string, unknown> {
+  const execution = (tool['execution'] ?? {}) as Record<string, unknown>;
+  if (execution['taskSupport'] === 'required') return tool;
+  return { ...tool, execution: { ...execution, taskSupport: 'optional' } };
+}
 
 /** What an aggregated list answer looks like: a page, maybe a cursor, failures in `_meta`. */
 function listResult(field: string, id: string, items: Record<string, unknown>[], failures: unknown[], cursor: string | undefined, pageSize: number): Record<string, unknown> {
@@ -30,9 +42,18 @@ const ITEM_FIELDS: Readonly<Record<ItemKind, { field: string; id: string }>> = {
  * templates and prompts of all servers in the scope are aggregated under namespaced names and
  * URIs; a single-server scope shows the upstream's own.
  */
-export function createGatewayServer(config: McpbusConfig, scope: Scope, bus: BusCalls, relayCall: CallRelay, log: Logger): Server {
+export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: BusCalls, relay: CallRelay, log: Logger): Server {
+  const { scope } = caller;
   const server = new Server(GATEWAY_INFO, {
-    capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} },
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { listChanged: true },
+      prompts: { listChanged: true },
+      completions: {},
+      // Every call can run as a task: mcpbus runs it as a job, whatever the upstream supports.
+      tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      extensions: { [TASKS_EXTENSION]: {} },
+    },
   });
   const pageSize = config.settings.listPageSize;
   const timeouts = new Map(config.servers.map((s) => [s.name, s.timeoutMs]));
@@ -42,28 +63,18 @@ export function createGatewayServer(config: McpbusConfig, scope: Scope, bus: Bus
     guarded(async () => {
       const { tools, failures } = await bus.listTools(scope.servers);
       // A single-server route shows the upstream's own names.
-      const listed = tools.map((t) => (scope.single === undefined ? t.tool : { ...t.tool, name: t.upstreamName }));
+      const listed = tools.map((t) => withTaskSupport(scope.single === undefined ? t.tool : { ...t.tool, name: t.upstreamName }));
       return listResult('tools', 'name', listed, failures, request.params?.cursor, pageSize) as never;
     }),
   );
 
-  server.setRequestHandler('tools/call', async (request, ctx) => {
-    const token = ctx.mcpReq._meta?.progressToken;
-    try {
-      const result = await relayCall({
-        name: request.params.name,
-        arguments: request.params.arguments,
-        scope,
-        signal: ctx.mcpReq.signal,
-        ...(token === undefined
-          ? {}
-          : { onProgress: (p) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined) }),
-      });
-      return result as never;
-    } catch (err: unknown) {
-      throw toProtocolError(err, log);
-    }
-  });
+  // tools/call is served by the fallback handler: a registered handler would reject the
+  // CreateTaskResult a task-augmented 2025 call must get.
+  server.fallbackRequestHandler = async (request, ctx) => {
+    if (request.method !== 'tools/call') throw new ProtocolError(-32601, 'Method not found');
+    return serveToolCall(request.params, ctx, { caller, relay, log });
+  };
+  registerTaskMethods(server, { caller, bus, log, waitMs: config.settings.taskMaxTtlMs });
 
   const listItems = (kind: ItemKind, cursor: string | undefined): Promise<never> =>
     guarded(async () => {
@@ -83,17 +94,17 @@ export function createGatewayServer(config: McpbusConfig, scope: Scope, bus: Bus
       throw new McpbusError(ErrorCode.InvalidParams, kind === 'uri' ? `Unknown resource: ${id}` : `Unknown prompt: ${id}`);
     return owner;
   };
-  const relay = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string): Promise<never> =>
+  const relayRpc = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string): Promise<never> =>
     guarded(async () => {
       const name = owner();
       return (await bus.serverRpc(name, method, params, scope.single !== undefined, timeouts.get(name) ?? config.settings.callTimeoutMs)) as never;
     });
 
-  server.setRequestHandler('resources/read', (request) => relay('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));
-  server.setRequestHandler('prompts/get', (request) => relay('prompts/get', { ...request.params }, () => ownerOf(request.params.name, 'name')));
+  server.setRequestHandler('resources/read', (request) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));
+  server.setRequestHandler('prompts/get', (request) => relayRpc('prompts/get', { ...request.params }, () => ownerOf(request.params.name, 'name')));
   server.setRequestHandler('completion/complete', (request) => {
     const ref = request.params.ref;
-    return relay('completion/complete', { ...request.params }, () => (ref.type === 'ref/prompt' ? ownerOf(ref.name, 'name') : ownerOf(ref.uri, 'uri')));
+    return relayRpc('completion/complete', { ...request.params }, () => (ref.type === 'ref/prompt' ? ownerOf(ref.name, 'name') : ownerOf(ref.uri, 'uri')));
   });
 
   return server;

@@ -1,9 +1,10 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError, jsonRpcCodeOf, messageOf, serverOfToolName } from '@mcpbus/protocol';
+import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, serverOfToolName } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
-import type { BusCalls, ProgressUpdate } from './bus-calls.js';
-import type { Scope } from './scope.js';
+import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
+import type { ProgressSink } from './call-watch.js';
+import type { Caller } from './caller.js';
 
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
 export function toProtocolError(err: unknown, log: Logger): ProtocolError {
@@ -20,13 +21,28 @@ export function toProtocolError(err: unknown, log: Logger): ProtocolError {
 export interface RelayCallRequest {
   name: string;
   arguments: Record<string, unknown> | undefined;
-  scope: Scope;
+  caller: Caller;
   signal: AbortSignal;
-  onProgress?: (update: ProgressUpdate) => Promise<void> | void;
+  onProgress?: ProgressSink;
+  /** The client's own progress token (kept with a task for later watchers). */
+  progressToken?: string | number;
+  /** The request's `_meta`, which may carry an idempotency key. */
+  meta?: Record<string, unknown> | undefined;
 }
 
-/** Relays one `tools/call`; rejects with a McpbusError. */
-export type CallRelay = (request: RelayCallRequest) => Promise<Record<string, unknown>>;
+/** Calls tools on behalf of a client; every method rejects with a McpbusError. */
+export interface CallRelay {
+  /** The call's result, whether it ran inline or as a job. */
+  call: (request: RelayCallRequest) => Promise<Record<string, unknown>>;
+  /** The call as a task (see CallOptions.task), or its result when it did not become one. */
+  callOrTask: (request: RelayCallRequest, task: { ttlMs?: number; onlyIfJob?: boolean }) => Promise<CallResult>;
+}
+
+function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
+  const fromMeta = request.meta?.[IDEMPOTENCY_KEY_META_KEY];
+  if (typeof fromMeta === 'string' && fromMeta !== '') return fromMeta.slice(0, 256);
+  return request.caller.idempotencyKey?.slice(0, 256);
+}
 
 /**
  * The one implementation of `tools/call` at the ingress, whichever way the request came in (MCP,
@@ -35,25 +51,44 @@ export type CallRelay = (request: RelayCallRequest) => Promise<Record<string, un
  */
 export function createCallRelay(config: McpbusConfig, bus: BusCalls): CallRelay {
   const configured = new Map<string, ServerConfig>(config.servers.map((s) => [s.name, s]));
-  return async (request) => {
-    const serverName = request.scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
-    const inScope = serverName !== undefined && (request.scope.servers === undefined || request.scope.servers.includes(serverName));
+  const optionsOf = (request: RelayCallRequest): CallOptions => {
+    const { scope } = request.caller;
+    const serverName = scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
+    const inScope = serverName !== undefined && (scope.servers === undefined || scope.servers.includes(serverName));
     const target = inScope ? configured.get(serverName) : undefined;
     if (target === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${request.name}`);
+    const idempotencyKey = idempotencyKeyOf(request);
+    return {
+      server: target.name,
+      name: request.name,
+      byUpstreamName: scope.single !== undefined,
+      arguments: request.arguments,
+      timeoutMs: target.timeoutMs,
+      owner: request.caller.owner,
+      signal: request.signal,
+      abortCancelsJob: request.caller.modern,
+      // Each attempt may take the whole job timeout; retries wait in between.
+      jobWaitMs: Math.min(2_147_483_647, target.jobTimeoutMs * config.settings.jobMaxAttempts + 60_000),
+      ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
+      ...(request.progressToken === undefined ? {} : { progressToken: request.progressToken }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    };
+  };
+  const invoke = async (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
     try {
-      return await bus.callTool({
-        server: target.name,
-        name: request.name,
-        byUpstreamName: request.scope.single !== undefined,
-        arguments: request.arguments,
-        timeoutMs: target.timeoutMs,
-        signal: request.signal,
-        ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
-      });
+      return await bus.callTool(task === undefined ? optionsOf(request) : { ...optionsOf(request), task });
     } catch (err: unknown) {
       if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted)
         throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } });
       throw err;
     }
+  };
+  return {
+    async call(request) {
+      const outcome = await invoke(request);
+      if ('task' in outcome) throw new McpbusError(ErrorCode.Internal, 'a call returned a task nobody asked for');
+      return outcome.result;
+    },
+    callOrTask: invoke,
   };
 }

@@ -3,6 +3,7 @@ import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, messageOf } from '@
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import { sendJson, sendRestError } from './http-replies.js';
+import { callerOf } from './caller.js';
 import type { CallRelay } from './relay-call.js';
 import { ALL_SERVERS, type Scope } from './scope.js';
 import { isJsonObject } from './json-object.js';
@@ -23,7 +24,7 @@ export function restRouteOf(pathname: string): 'enabled' | 'list' | 'call' | und
 
 export interface RestDeps {
   bus: BusCalls;
-  relayCall: CallRelay;
+  relay: CallRelay;
   knownServers: ReadonlySet<string>;
   separator: string;
   readBody: (req: IncomingMessage) => Promise<unknown>;
@@ -67,7 +68,7 @@ async function callTool(req: IncomingMessage, res: ServerResponse, deps: RestDep
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  const result = await deps.relayCall({ name: body['name'], arguments: body['arguments'], scope, signal: abort.signal });
+  const result = await deps.relay.call({ name: body['name'], arguments: body['arguments'], caller: callerOf(req.headers, scope), signal: abort.signal });
   const meta = result['_meta'];
   const problems = isJsonObject(meta) ? meta[INVALID_ARGUMENTS_META_KEY] : undefined;
   if (Array.isArray(problems))

@@ -18,6 +18,7 @@ import { LEGACY_MESSAGES_PATH, createLegacySse } from './legacy-sse.js';
 import { createCallRelay, type CallRelay } from './relay-call.js';
 import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
+import { ANONYMOUS, callerOf, type Caller } from './caller.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -60,17 +61,19 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const untracked = createCallRelay(config, bus);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
-  const relayCall: CallRelay = async (request) => {
+  const tracked = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
     calls += 1;
     try {
-      return await untracked(request);
+      return await work(...args);
     } finally {
       calls -= 1;
     }
   };
-  // The SDK builds a server per request; the request's scope reaches its factory through this.
-  const scopeOfRequest = new AsyncLocalStorage<Scope>();
-  const handler = createMcpHandler(() => createGatewayServer(config, scopeOfRequest.getStore() ?? ALL_SERVERS, bus, relayCall, log), {
+  const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
+  // The SDK builds a server per request; the request's caller reaches its factory through this.
+  const callerOfRequest = new AsyncLocalStorage<Caller>();
+  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS, modern: false };
+  const handler = createMcpHandler(() => createGatewayServer(config, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
   });
   const mcp = toNodeHandler(handler, { maxRequestBodySize: config.settings.maxBodyBytes });
@@ -78,12 +81,13 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
   const knownServers: ReadonlySet<string> = new Set(config.servers.map((s) => s.name));
-  const rest: RestDeps = { bus, relayCall, knownServers, separator: settings.toolSeparator, readBody, log };
+  const rest: RestDeps = { bus, relay, knownServers, separator: settings.toolSeparator, readBody, log };
   const subjects = createSubjects(settings.subjectRoot);
   const legacy = createLegacySse({
     nc,
     subjects,
-    buildServer: (scope) => createGatewayServer(config, scope, bus, relayCall, log),
+    // Legacy SSE clients speak 2024-11-05: no tasks, and their sessions belong to the key that opened them.
+    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS : keyHash, modern: false }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });
@@ -139,15 +143,16 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // HTTP client's standalone GET stream carries the version header and stays with the SDK.
     const legacyGet = req.headers['mcp-session-id'] === undefined && req.headers['mcp-protocol-version'] === undefined;
     if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(req, res, scope);
-    if (req.method !== 'POST') return scopeOfRequest.run(scope, () => mcp(req, res));
+    const caller = callerOf(req.headers, scope);
+    if (req.method !== 'POST') return callerOfRequest.run(caller, () => mcp(req, res));
     let body: unknown;
     try {
       body = await readBody(req);
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
-    if (tryFastCall(req, res, body, scope, relayCall, log)) return;
-    return scopeOfRequest.run(scope, () => mcp(req, res, body));
+    if (tryFastCall(req, res, body, caller, relay, log)) return;
+    return callerOfRequest.run(caller, () => mcp(req, res, body));
   }
 
   /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */

@@ -1,5 +1,12 @@
+import { connectBus } from '@mcpbus/bus';
 import { runService } from '@mcpbus/runtime';
 import { startRunner } from './start-runner.js';
 
 // A runner-only process: `node --import tsx services/runner/src/main.ts --config FILE`.
-process.exit(await runService('runner', process.argv.slice(2), process.env, ({ config, runtime, log }) => startRunner({ config, redisUrl: runtime.redisUrl, log })));
+process.exit(
+  await runService('runner', process.argv.slice(2), process.env, async ({ config, runtime, log }) => {
+    const nc = await connectBus({ url: runtime.natsUrl, name: `mcpbus-runner-${process.pid}` });
+    const runner = await startRunner({ config, nc, redisUrl: runtime.redisUrl, log });
+    return { close: () => runner.close().finally(() => nc.drain()) };
+  }),
+);

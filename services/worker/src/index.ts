@@ -1,2 +1,2 @@
 export { startWorker, type StartWorkerOptions, type WorkerHandle } from './start-worker.js';
-export type { LocalToolContext } from './local-tools.js';
+export type { LocalToolContext } from '@mcpbus/upstream';

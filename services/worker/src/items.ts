@@ -10,10 +10,8 @@ import {
   type ListItemsResult,
   type ServerRpcRequest,
 } from '@mcpbus/protocol';
-import type { ServerSessions } from '@mcpbus/upstream';
-import { namespacePromptResult } from './namespace-content.js';
-import { scrubResult } from './scrub-result.js';
-import { fetchAllPages, requestFailure, settleServers, withDeadline } from './upstream-lists.js';
+import { namespacePromptResult, requestFailure, scrubResult, type ServerSessions } from '@mcpbus/upstream';
+import { fetchAllPages, settleServers, withDeadline } from './upstream-lists.js';
 
 /** Where each kind of list lives upstream, and which field names an item. */
 const KINDS: Readonly<Record<ItemKind, { method: 'resources/list' | 'resources/templates/list' | 'prompts/list'; field: string; id: string; capability: 'resources' | 'prompts' }>> = {

@@ -6,7 +6,7 @@ import { startWorker } from './start-worker.js';
 process.exit(
   await runService('worker', process.argv.slice(2), process.env, async ({ config, runtime, log }) => {
     const nc = await connectBus({ url: runtime.natsUrl, name: `mcpbus-worker-${process.pid}` });
-    const worker = await startWorker({ config, nc, log });
+    const worker = await startWorker({ config, nc, log, redisUrl: runtime.redisUrl });
     return { close: () => worker.close().finally(() => nc.drain()) };
   }),
 );

@@ -1,10 +1,8 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
-import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent } from '@mcpbus/protocol';
-import type { ServerSessions } from '@mcpbus/upstream';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { callUpstreamTool, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
-import { namespaceToolResult } from './namespace-content.js';
-import { scrubResult } from './scrub-result.js';
-import { requestFailure } from './upstream-lists.js';
+import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
 /** Time kept back from the caller's deadline so a timeout is answered before the caller gives up. */
 const REPLY_MARGIN_MS = 50;
@@ -13,12 +11,12 @@ export interface RunCallDeps {
   catalog: CatalogCache;
   validator: ArgumentValidator;
   publishProgress(event: ProgressEvent): void;
+  /** Absent when this worker has no job queue. */
+  submitJob?: JobSubmitter;
 }
 
-export interface CallOutcome {
-  result: Record<string, unknown>;
-  events: number;
-}
+/** A finished call (`result`, after `events` progress events), or one that became a job (`task`). */
+export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo };
 
 /** A tool execution error (`isError: true`), the shape MCP uses for bad arguments since 2025-11-25. */
 function toolError(text: string): Record<string, unknown> {
@@ -26,8 +24,10 @@ function toolError(text: string): Record<string, unknown> {
 }
 
 /**
- * Runs one `tools/call`: resolve the exposed name, validate the arguments, call the upstream
- * on a pooled session, and forward its progress. Never retries: a call may have side effects.
+ * Runs one `tools/call`: resolve the exposed name and validate the arguments, then either call
+ * the upstream on a pooled session (forwarding its progress) or, for a call the client asked to
+ * run as a task or the config runs as a job, hand it to the job queue. A bad call never becomes
+ * a job. Never retries: a call may have side effects.
  */
 export async function runCall(req: CallToolRequest, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
   const server = sessions.server;
@@ -46,29 +46,30 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
     return { result, events: 0 };
   }
 
-  const client = await sessions.acquire();
-  const timeoutMs = Math.max(1, Math.min(server.timeoutMs, remaining()));
+  if ((req.task !== undefined && req.task.onlyIfJob !== true) || runsAsJob(server, entry)) {
+    if (deps.submitJob === undefined) throw new McpbusError(ErrorCode.QueueUnavailable, 'This worker has no job queue, so the call cannot run as a job');
+    return { task: await deps.submitJob(req, server, entry, args) };
+  }
+
   let seq = 0;
-  // Our own token (not the SDK's onprogress): the session routes progress off the transport
-  // synchronously, so no update is lost to the result.
-  const token = `mcpbus-${req.callId}`;
-  const untrack = req.progress
-    ? sessions.trackProgress(token, (p) => {
-        seq += 1;
-        deps.publishProgress({ v: 1, type: 'progress', callId: req.callId, seq, ...p });
-      })
-    : undefined;
-  const params: Record<string, unknown> = { name: entry.upstreamName, arguments: args };
-  if (req.progress) params['_meta'] = { progressToken: token };
-  try {
-    const result = await client.request({ method: 'tools/call', params }, { signal, timeout: timeoutMs });
-    const scrubbed = scrubResult(result);
-    return { result: req.byUpstreamName === true ? scrubbed : namespaceToolResult(server.name, scrubbed), events: seq };
-  } catch (err: unknown) {
-    const failure = requestFailure(sessions, client, err, { timeoutMs, aborted: signal.aborted });
+  const result = await callUpstreamTool(sessions, {
+    upstreamName: entry.upstreamName,
+    arguments: args,
+    signal,
+    timeoutMs: Math.max(1, Math.min(server.timeoutMs, remaining())),
+    keepUpstreamUris: req.byUpstreamName === true,
+    ...(req.progress
+      ? {
+          progressToken: `mcpbus-${req.callId}`,
+          onProgress: (p) => {
+            seq += 1;
+            deps.publishProgress({ v: 1, type: 'progress', callId: req.callId, seq, ...p });
+          },
+        }
+      : {}),
+  }).catch((failure: unknown) => {
     // Cancelled by the caller or by a shutdown: say which.
     throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
-  } finally {
-    untrack?.();
-  }
+  });
+  return { result, events: seq };
 }

@@ -14,18 +14,25 @@ import {
   type ListItemsRequest,
   type ListToolsRequest,
   type ServerRpcRequest,
+  type TaskCancelRequest,
+  type TaskGetRequest,
+  type TaskListRequest,
 } from '@mcpbus/protocol';
-import { createServerSessions, type ServerSessions } from '@mcpbus/upstream';
+import { connectRedis, createCallQueue, createTaskStore } from '@mcpbus/jobs';
+import { createServerPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
-import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { runCall } from './run-call.js';
+import { createJobSubmitter } from './submit-job.js';
+import { createTaskRequests } from './task-requests.js';
 
 export interface StartWorkerOptions {
   config: McpbusConfig;
   nc: NatsConnection;
   log: Logger;
+  /** Redis, for calls that run as jobs and for task requests; inline calls work without it. */
+  redisUrl: string;
   /** Shown in logs and ping replies; random by default. */
   workerId?: string;
 }
@@ -47,22 +54,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subjects = createSubjects(config.settings.subjectRoot);
   const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
   const validator = createArgumentValidator();
-  const localTools = await loadLocalTools(config.localTools);
-  const sessions = new Map<string, ServerSessions>(
-    config.servers.map((server) => [
-      server.name,
-      createServerSessions({
-        server,
-        log,
-        onListChanged: (kind) => {
-          if (kind === 'tools') catalog.invalidate(server.name);
-          const changed: CatalogChanged = { v: 1, server: server.name, kind };
-          nc.publish(subjects.catalogChanged(), encodeJson(changed));
-        },
-        ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
-      }),
-    ]),
-  );
+  const sessions = await createServerPools(config, log, (server, kind) => {
+    if (kind === 'tools') catalog.invalidate(server);
+    const changed: CatalogChanged = { v: 1, server, kind };
+    nc.publish(subjects.catalogChanged(), encodeJson(changed));
+  });
+  // Redis being down must not stop inline calls: jobs and tasks answer 503 until it is back.
+  const redis = await connectRedis(options.redisUrl, 'producer', log, false);
+  const store = createTaskStore(redis.redis, config.settings.subjectRoot);
+  const queue = createCallQueue(redis.redis, config.settings.subjectRoot);
+  queue.on('error', (err: Error) => log.debug({ err: err.message }, 'job queue error'));
+  const submitJob = createJobSubmitter({ config, store, queue, ready: redis.ready });
+  const tasks = createTaskRequests(store, nc, subjects);
   const running = new Map<string, AbortController>();
   let listing = 0;
   let closing: Promise<void> | undefined;
@@ -129,12 +132,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         catalog,
         validator,
         publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
+        submitJob,
       });
-      callLog.debug({ ms: Date.now() - started, isError: outcome.result['isError'] === true }, 'call finished');
-      respond(msg, { ok: true, result: outcome.result, events: outcome.events });
+      if ('task' in outcome) {
+        callLog.debug({ taskId: outcome.task.taskId }, 'call queued as a job');
+        respond(msg, { ok: true, task: outcome.task });
+      } else {
+        callLog.debug({ ms: Date.now() - started, isError: outcome.result['isError'] === true }, 'call finished');
+        respond(msg, { ok: true, result: outcome.result, events: outcome.events });
+      }
     } finally {
       running.delete(req.callId);
     }
+  }
+
+  /** A task request answered from Redis; counted so a drain waits for it. */
+  function taskRequest<T>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T) => Promise<unknown>) {
+    return async (msg: Msg): Promise<void> => {
+      const req = decodeBody<T>(msg.data, schema);
+      if (!redis.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The task store (Redis) cannot be reached; try again shortly');
+      respond(msg, { ok: true, result: await counted(() => answer(req)) });
+    };
   }
 
   function handle(kind: string, work: (msg: Msg) => Promise<void>) {
@@ -155,6 +173,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     nc.subscribe(subjects.toolsCallAny(), { queue: WORKER_QUEUE, callback: handle('tools/call', onCall) }),
     nc.subscribe(subjects.itemsList(), { queue: WORKER_QUEUE, callback: handle('items list', onItems) }),
     nc.subscribe(subjects.serverRpcAny(), { queue: WORKER_QUEUE, callback: handle('server request', onServerRpc) }),
+    nc.subscribe(subjects.tasksGet(), { queue: WORKER_QUEUE, callback: handle('tasks/get', taskRequest('TaskGetRequest', (req: TaskGetRequest) => tasks.get(req))) }),
+    nc.subscribe(subjects.tasksList(), { queue: WORKER_QUEUE, callback: handle('tasks/list', taskRequest('TaskListRequest', (req: TaskListRequest) => tasks.list(req))) }),
+    nc.subscribe(subjects.tasksCancel(), { queue: WORKER_QUEUE, callback: handle('tasks/cancel', taskRequest('TaskCancelRequest', (req: TaskCancelRequest) => tasks.cancel(req))) }),
     nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
   // Any worker's upstream session may hear of a change; every worker's catalog must forget it.
@@ -202,6 +223,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    await queue.close().catch(() => undefined);
+    await redis.redis.quit().catch(() => redis.redis.disconnect());
     log.info('worker stopped');
   }
 

@@ -1,20 +1,11 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { ErrorCode, McpbusError, type ServerFailure } from '@mcpbus/protocol';
-import { isSessionGone, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
+import { requestFailure, upstreamFailure, type ServerSessions } from '@mcpbus/upstream';
 
 /** More pages than this from one server is treated as a broken upstream, not a big list. */
 const MAX_PAGES = 100;
 
 export type ListMethod = 'tools/list' | 'resources/list' | 'resources/templates/list' | 'prompts/list';
-
-/**
- * What an upstream request on `client` threw, as the McpbusError to report. A session the
- * upstream has forgotten is dropped on the way, so the next caller gets a fresh one.
- */
-export function requestFailure(sessions: ServerSessions, client: Client, err: unknown, context: { timeoutMs: number; aborted: boolean }): McpbusError {
-  if (isSessionGone(err, client)) sessions.discard(client);
-  return upstreamFailure(sessions.server.name, err, context);
-}
 
 /** Every page of one upstream list, items of `field` in order. */
 export async function fetchAllPages(sessions: ServerSessions, client: Client, method: ListMethod, field: string, timeoutMs: number): Promise<Record<string, unknown>[]> {

@@ -1,0 +1,49 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CALL_QUEUE, jobKeys } from './keys.js';
+
+/** The data of one call run as a BullMQ job. Arguments were validated before it was enqueued. */
+export interface CallJob {
+  v: 1;
+  callId: string;
+  server: string;
+  /** The name the client called. */
+  tool: string;
+  upstreamName: string;
+  arguments: Record<string, unknown>;
+  /** Leave resource URIs as the upstream wrote them (single-server routes). */
+  byUpstreamName: boolean;
+  /** May run again after a runner died mid-call or a transient upstream failure. */
+  retriable: boolean;
+  /** Deadline of each attempt's upstream call. */
+  timeoutMs: number;
+}
+
+export interface EnqueueOptions {
+  maxAttempts: number;
+  backoffMs: number;
+  /** How long BullMQ keeps the finished job (and its result or error). */
+  retentionMs: number;
+}
+
+export type CallQueue = Queue<CallJob, Record<string, unknown>>;
+
+/** The producer side of the call queue, on a connection the caller owns. */
+export function createCallQueue(redis: Redis, subjectRoot: string): CallQueue {
+  return new Queue<CallJob, Record<string, unknown>>(CALL_QUEUE, { connection: redis, prefix: jobKeys(subjectRoot).bullPrefix });
+}
+
+/**
+ * Enqueues a call under its call id, so a second add of the same call is a no-op. Only a
+ * retriable call gets more than one attempt.
+ */
+export async function enqueueCall(queue: CallQueue, job: CallJob, options: EnqueueOptions): Promise<void> {
+  const age = Math.max(1, Math.ceil(options.retentionMs / 1000));
+  await queue.add('tools/call', job, {
+    jobId: job.callId,
+    attempts: job.retriable ? options.maxAttempts : 1,
+    backoff: { type: 'exponential', delay: options.backoffMs },
+    removeOnComplete: { age },
+    removeOnFail: { age },
+  });
+}

@@ -1,0 +1,26 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { keyFingerprint } from './auth.js';
+import type { Scope } from './scope.js';
+
+/** The owner of calls made without a key (no master key configured). */
+export const ANONYMOUS = 'anonymous';
+const MODERN_REVISION = '2026-07-28';
+
+/** Who makes a request and how: what every call and task operation needs to know of it. */
+export interface Caller {
+  readonly scope: Scope;
+  /** Fingerprint of the caller's key: jobs and tasks are bound to it and shown to no one else. */
+  readonly owner: string;
+  /** Speaks the 2026-07-28 revision, where a closed response stream cancels the request (a job too). */
+  readonly modern: boolean;
+  /** From an `Idempotency-Key` header. */
+  readonly idempotencyKey?: string;
+}
+
+export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
+  const fingerprint = keyFingerprint(headers);
+  const version = headers['mcp-protocol-version'];
+  const key = headers['idempotency-key'];
+  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS : fingerprint, modern: typeof version === 'string' && version >= MODERN_REVISION };
+  return typeof key === 'string' && key !== '' ? { ...caller, idempotencyKey: key } : caller;
+}

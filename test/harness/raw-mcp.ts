@@ -1,0 +1,37 @@
+/** Raw JSON-RPC over Streamable HTTP, for tests that look at the wire (SSE order, task shapes). */
+
+export const LEGACY_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' };
+
+/** The JSON messages of an SSE (or plain JSON) response body, in order. */
+export function messagesOf(contentType: string | null, text: string): Record<string, unknown>[] {
+  if (!(contentType ?? '').includes('text/event-stream')) return [JSON.parse(text) as Record<string, unknown>];
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice('data: '.length)) as Record<string, unknown>);
+}
+
+let nextId = 1;
+
+/** POSTs one 2025-era request and returns every message of the response, in order. */
+export async function legacyRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, init: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>[]> {
+  const id = nextId++;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...headers, ...LEGACY_HEADERS },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+    ...(init.signal === undefined ? {} : { signal: init.signal }),
+  });
+  return messagesOf(res.headers.get('content-type'), await res.text());
+}
+
+/** The final response (result or error) among the messages. */
+export function responseOf(messages: Record<string, unknown>[]): { result?: Record<string, unknown>; error?: { code: number; message: string } } {
+  const last = messages.filter((m) => 'result' in m || 'error' in m).at(-1);
+  if (last === undefined) throw new Error(`no response among ${JSON.stringify(messages)}`);
+  return last;
+}
+
+export function progressOf(messages: Record<string, unknown>[]): { progress: number; total?: number; progressToken: unknown }[] {
+  return messages.filter((m) => m['method'] === 'notifications/progress').map((m) => m['params'] as never);
+}
