@@ -35,3 +35,29 @@ export function responseOf(messages: Record<string, unknown>[]): { result?: Reco
 export function progressOf(messages: Record<string, unknown>[]): { progress: number; total?: number; progressToken: unknown }[] {
   return messages.filter((m) => m['method'] === 'notifications/progress').map((m) => m['params'] as never);
 }
+
+/** Headers and `_meta` envelope of a 2026-07-28 request; `tasks` declares the Tasks extension. */
+export async function modernRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: { name?: string; tasks?: boolean; signal?: AbortSignal } = {}): Promise<Record<string, unknown>[]> {
+  const id = nextId++;
+  const capabilities = options.tasks === true ? { extensions: { 'io.modelcontextprotocol/tasks': {} } } : {};
+  const meta = {
+    ...((params['_meta'] as Record<string, unknown> | undefined) ?? {}),
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'raw-test', version: '1.0.0' },
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
+  };
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      ...headers,
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': '2026-07-28',
+      'Mcp-Method': method,
+      ...(options.name === undefined ? {} : { 'Mcp-Name': options.name }),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  return messagesOf(res.headers.get('content-type'), await res.text());
+}

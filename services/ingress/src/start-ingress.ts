@@ -19,6 +19,7 @@ import { createCallRelay, type CallRelay } from './relay-call.js';
 import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 import { ANONYMOUS, callerOf, type Caller } from './caller.js';
+import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -83,6 +84,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const knownServers: ReadonlySet<string> = new Set(config.servers.map((s) => s.name));
   const rest: RestDeps = { bus, relay, knownServers, separator: settings.toolSeparator, readBody, log };
   const subjects = createSubjects(settings.subjectRoot);
+  const callsHttp: CallsHttpDeps = { bus, waitMs: settings.taskMaxTtlMs, log };
   const legacy = createLegacySse({
     nc,
     subjects,
@@ -199,6 +201,11 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const restRoute = restRouteOf(path);
     if (restRoute !== undefined) {
       if (admitted(req, res, sendRestError)) await serveRest(restRoute, req, res, rest);
+      return;
+    }
+    const callRoute = callRouteOf(path);
+    if (callRoute !== undefined) {
+      if (admitted(req, res, sendRestError)) await serveCall(callRoute, req, res, callerOf(req.headers, ALL_SERVERS), callsHttp).catch((err: unknown) => sendRestError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'Internal error')));
       return;
     }
     if (path === '/sse' || path === LEGACY_MESSAGES_PATH) return serveLegacy(req, res, path);
