@@ -1,37 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { connectClient, textOf } from '../harness/clients.js';
 import { fixtureStdio } from '../harness/gateway.js';
-import { CLI_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from '../harness/paths.js';
+import { cli, writeConfig } from '../harness/processes.js';
 import { eventually, freePort } from '../harness/wait.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'mcpbus-cli-'));
-
-function writeConfig(doc: unknown): string {
-  const path = join(dir, `${randomBytes(4).toString('hex')}.yaml`);
-  writeFileSync(path, typeof doc === 'string' ? doc : stringify(doc));
-  return path;
-}
-
-function cli(args: string[]): ChildProcess & { output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NATS_URL, REDIS_URL, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return Object.assign(child, { output: () => output, exited });
-}
-
-
 
 describe('mcpbus start', () => {
   it('refuses a bad config, listing every problem by path, with a non-zero exit', async () => {

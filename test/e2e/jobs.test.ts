@@ -61,7 +61,7 @@ async function untilEnded(url: string, headers: Record<string, string>, taskId: 
     const task = await taskOf(url, headers, taskId);
     if (task.status === 'working') throw new Error('still working');
     return task;
-  }, 20_000);
+  }, { timeoutMs: 20_000 });
 }
 
 describe('calls that run as jobs', () => {
@@ -154,7 +154,7 @@ describe('cancellation', () => {
       const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
       if (found === undefined) throw new Error('not running yet');
       return found;
-    }, 10_000);
+    }, { timeoutMs: 10_000 });
     const cancelled = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/cancel', { taskId: running.taskId })).result as Task;
     expect(cancelled.status).toBe('cancelled');
     const response = responseOf(await call);
@@ -164,7 +164,7 @@ describe('cancellation', () => {
     await eventually(async () => {
       const now = await slowStats();
       if (now.cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
-    }, 5_000);
+    }, { timeoutMs: 5_000 });
   });
 
   it('a 2026 client closing its response stream cancels the job', async () => {
@@ -176,13 +176,13 @@ describe('cancellation', () => {
       const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
       if (found === undefined) throw new Error('not running yet');
       return found;
-    }, 10_000);
+    }, { timeoutMs: 10_000 });
     abort.abort();
     await call;
     expect((await untilEnded(urls[1] as string, ALICE, running.taskId)).status).toBe('cancelled');
     await eventually(async () => {
       if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
-    }, 5_000);
+    }, { timeoutMs: 5_000 });
   });
 
   it('a 2025 client that drops its connection does not cancel: the job completes and its result is kept', async () => {
@@ -193,7 +193,7 @@ describe('cancellation', () => {
       const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
       if (found === undefined) throw new Error('not running yet');
       return found;
-    }, 10_000);
+    }, { timeoutMs: 10_000 });
     abort.abort();
     await call;
     expect((await untilEnded(urls[1] as string, ALICE, running.taskId)).status).toBe('completed');
@@ -213,7 +213,7 @@ describe('2026-07-28 Tasks extension', () => {
       const got = responseOf(await modernRpc(urls[1] as string, ALICE, 'tasks/get', { taskId }, { name: taskId, tasks: true })).result;
       if (got?.['status'] === 'working') throw new Error('still working');
       return got;
-    }, 10_000);
+    }, { timeoutMs: 10_000 });
     expect(ended).toMatchObject({ taskId, status: 'completed', result: { content: [{ type: 'text', text: 'job' }], resultType: 'complete' } });
     // A finished task is acknowledged, not refused; another caller's is unknown.
     expect(responseOf(await modernRpc(urls[0] as string, ALICE, 'tasks/cancel', { taskId }, { name: taskId, tasks: true })).result).toBeDefined();

@@ -27,9 +27,9 @@ export async function startCommand(args: StartArgs): Promise<number> {
   const log = createLogger({ level: runtime.logLevel, service: 'mcpbus' });
   logConfigSummary(config, log);
 
-  const needs: InfraService[] = [];
-  if (args.roles.includes('ingress') || args.roles.includes('worker')) needs.push({ kind: 'nats', url: runtime.natsUrl, isDefault: runtime.natsUrlIsDefault });
-  if (args.roles.includes('runner')) needs.push({ kind: 'redis', url: runtime.redisUrl, isDefault: runtime.redisUrlIsDefault });
+  // Every role talks over NATS; workers (enqueue, tasks) and runners (jobs) use Redis too.
+  const needs: InfraService[] = [{ kind: 'nats', url: runtime.natsUrl, isDefault: runtime.natsUrlIsDefault }];
+  if (args.roles.includes('worker') || args.roles.includes('runner')) needs.push({ kind: 'redis', url: runtime.redisUrl, isDefault: runtime.redisUrlIsDefault });
   let infra;
   try {
     infra = await ensureInfra(needs, resolve(args.dataRoot ?? '.mcpbus'), log);
