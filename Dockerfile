@@ -26,6 +26,7 @@ COPY packages/catalog/package.json packages/catalog/
 COPY packages/cli/package.json packages/cli/
 COPY packages/config/package.json packages/config/
 COPY packages/fixture-server/package.json packages/fixture-server/
+COPY packages/jobs/package.json packages/jobs/
 COPY packages/logging/package.json packages/logging/
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/runtime/package.json packages/runtime/

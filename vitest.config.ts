@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
+          // Some package tests (the task store) talk to the real Redis.
+          globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: 10_000,
         },
       },

@@ -38,9 +38,7 @@ async function startRunnerProcess(): Promise<CliProcess> {
   const config = writeConfig({ mcp_servers: options.servers, mcpbus_settings: options.settings });
   const runner = cli(['start', '--role', 'runner', '--config', config]);
   runners.push(runner);
-  await eventually(async () => {
-    if (!runner.output().includes('runner ready')) throw new Error(`runner not ready: ${runner.output()}`);
-  }, { timeoutMs: 20_000 });
+  await eventually(() => (runner.output().includes('runner ready') ? Promise.resolve() : Promise.reject(new Error(`runner not ready: ${runner.output()}`))), { timeoutMs: 20_000 });
   return runner;
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { CLIENT_KINDS, connectClient, textOf } from '../harness/clients.js';
 import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
-import { freePort } from '../harness/wait.js';
+import { eventually, freePort } from '../harness/wait.js';
 
 let web: FixtureHttpHandle;
 let gateway: TestGateway;
@@ -21,6 +21,13 @@ beforeAll(async () => {
     settings: { list_deadline_ms: 3000 },
   });
   base = gateway.url.replace(/\/mcp$/, '');
+  // fx answers within 1 s once its stdio child runs; spawning the child may take longer on a
+  // loaded machine, so wait until the gateway lists its tools before testing calls.
+  await eventually(async () => {
+    const res = await fetch(`${base}/mcp/tools/list?server_id=fx`, { headers: auth });
+    const body = (await res.json()) as { tools: unknown[] };
+    if (body.tools.length === 0) throw new Error('fx is not up yet');
+  }, { timeoutMs: 30_000, intervalMs: 250 });
 });
 
 afterAll(async () => {

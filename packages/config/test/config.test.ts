@@ -16,6 +16,11 @@ mcp_servers:
     spec_version: "2025-06-18"
     timeout_ms: 30000
     pool_size: 2
+    execution: job
+    job_timeout_ms: 600000
+    tools:
+      create_issue: { idempotent: false }
+      search_code: { execution: inline, idempotent: true }
   fixture:
     transport: stdio
     command: node
@@ -35,6 +40,13 @@ mcpbus_settings:
   list_deadline_ms: 2000
   call_timeout_ms: 3000
   drain_timeout_ms: 4000
+  job_concurrency: 4
+  job_max_attempts: 5
+  job_backoff_ms: 250
+  job_lock_ms: 10000
+  task_ttl_ms: 60000
+  task_max_ttl_ms: 120000
+  task_poll_interval_ms: 2000
 model_list:
   - model_name: gpt-4o
     litellm_params: { api_key: os.environ/OPENAI_API_KEY }
@@ -81,6 +93,9 @@ describe('parseConfig: full example', () => {
         poolSize: 2,
         args: [],
         env: {},
+        execution: 'job',
+        jobTimeoutMs: 600000,
+        tools: { create_issue: { idempotent: false }, search_code: { execution: 'inline', idempotent: true } },
       },
       {
         name: 'fixture',
@@ -93,6 +108,9 @@ describe('parseConfig: full example', () => {
         headers: {},
         timeoutMs: 3000,
         poolSize: 1,
+        execution: 'inline',
+        jobTimeoutMs: 3600000,
+        tools: {},
       },
     ]);
     expect(config.masterKey).toBe('sk-master');
@@ -109,6 +127,13 @@ describe('parseConfig: full example', () => {
       localToolsServer: 'local',
       listPageSize: 500,
       maxSseSessions: 1000,
+      jobConcurrency: 4,
+      jobMaxAttempts: 5,
+      jobBackoffMs: 250,
+      jobLockMs: 10000,
+      taskTtlMs: 60000,
+      taskMaxTtlMs: 120000,
+      taskPollIntervalMs: 2000,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -387,6 +412,13 @@ describe('parseConfig: settings', () => {
       localToolsServer: 'local',
       listPageSize: 500,
       maxSseSessions: 1000,
+      jobConcurrency: 16,
+      jobMaxAttempts: 3,
+      jobBackoffMs: 1000,
+      jobLockMs: 30000,
+      taskTtlMs: 3600000,
+      taskMaxTtlMs: 86400000,
+      taskPollIntervalMs: 1000,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });
@@ -422,6 +454,31 @@ mcpbus_settings:
       'mcpbus_settings.list_deadline_ms: must be a positive integer',
       'mcpbus_settings.call_timeout_ms: must be a positive integer',
       'mcpbus_settings.drain_timeout_ms: must be a positive integer',
+    ]);
+  });
+
+  it('keeps the default task TTL within the maximum', () => {
+    expect(problemsOf('mcpbus_settings: { task_ttl_ms: 5000, task_max_ttl_ms: 4000 }')).toEqual(['mcpbus_settings.task_ttl_ms: must not exceed task_max_ttl_ms (4000)']);
+  });
+
+  it('reports bad execution settings by path', () => {
+    const problems = problemsOf(`
+mcp_servers:
+  fx:
+    command: node
+    execution: background
+    job_timeout_ms: 0
+    tools:
+      slow: { execution: later, idempotent: "yes", retries: 3 }
+      fast: inline
+`);
+    expect(problems).toEqual([
+      'mcp_servers.fx.execution: must be "inline" or "job"',
+      'mcp_servers.fx.job_timeout_ms: must be a positive integer',
+      'mcp_servers.fx.tools.slow.retries: unknown key',
+      'mcp_servers.fx.tools.slow.execution: must be "inline" or "job"',
+      'mcp_servers.fx.tools.slow.idempotent: must be true or false',
+      'mcp_servers.fx.tools.fast: must be a map',
     ]);
   });
 
