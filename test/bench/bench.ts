@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Target } from './load.js';
 import { coldList, latencyAtRate, progressRelay, rawLatencyAtRate, rawThroughput, sdkThroughput, warmList, type LatencyOutcome, type ProgressOutcome, type ThroughputOutcome, type Watched } from './phases.js';
-import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
+import { jobThroughput, progressLatency, type JobThroughput, type ProgressLatency } from './jobs.js';
+import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
 import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
 
 const USAGE = `usage: pnpm bench [--rate 200] [--duration 10] [--warmup 2] [--concurrency 64] [--clients 16] [--quick] [--split] [--profile DIR]
@@ -16,7 +17,7 @@ const USAGE = `usage: pnpm bench [--rate 200] [--duration 10] [--warmup 2] [--co
   --warmup       seconds of unrecorded load before each run (--quick: 1)
   --concurrency  calls in flight in the throughput runs
   --clients      SDK clients those calls are spread over (latency run: 8)
-  --split        run mcpbus as two processes (ingress, worker) instead of one with both roles
+  --split        run mcpbus as three processes (ingress, worker, runner) instead of one with all roles
   --profile DIR  write V8 CPU profiles of the mcpbus and fixture children to DIR`;
 
 interface Settings {
@@ -28,6 +29,7 @@ interface Settings {
   latencyClients: number;
   warmLists: number;
   progressRuns: number;
+  jobs: number;
   split: boolean;
   profileDir: string | undefined;
 }
@@ -69,6 +71,7 @@ function readSettings(argv: string[]): Settings {
     latencyClients: 8,
     warmLists: quick ? 50 : 200,
     progressRuns: quick ? 3 : 10,
+    jobs: quick ? 2_000 : 10_000,
     split: values.split === true,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
   };
@@ -128,6 +131,48 @@ function comparisonRows(d: TargetResults, g: TargetResults, cold: { direct: numb
   ];
 }
 
+interface JobResults {
+  direct: ProgressLatency;
+  inline: ProgressLatency;
+  job: ProgressLatency;
+  throughput: JobThroughput;
+  local: JobThroughput;
+}
+
+async function measureJobs(direct: Target, gateway: Target, subjectRoot: string, s: Settings): Promise<JobResults> {
+  log(`progress relay latency, stamped slow 20×5ms ×${s.progressRuns}: direct, mcpbus inline, mcpbus job`);
+  const d = await progressLatency(direct, direct.slowTool, s.progressRuns);
+  const inline = await progressLatency(gateway, gateway.slowTool, s.progressRuns);
+  const job = await progressLatency(gateway, `${JOBS_SERVER_NAME}-slow`, s.progressRuns);
+  const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  log(`${s.jobs} echo jobs (HTTP upstream) through the bus, 256 submissions in flight`);
+  const throughput = await jobThroughput(natsUrl, subjectRoot, JOBS_SERVER_NAME, `${JOBS_SERVER_NAME}-echo`, s.jobs, 256);
+  log(`${s.jobs} in-process (mcp_tools) jobs through the bus, 256 submissions in flight`);
+  const local = await jobThroughput(natsUrl, subjectRoot, LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`, s.jobs, 256);
+  return { direct: d, inline, job, throughput, local };
+}
+
+function jobRows(r: JobResults): Row[] {
+  const t = r.throughput;
+  const l = r.local;
+  return [
+    { metric: 'progress upstream→client p50, inline (ms)', direct: r.direct.relay.p50, gateway: r.inline.relay.p50 },
+    { metric: 'progress upstream→client p99, inline (ms)', direct: r.direct.relay.p99, gateway: r.inline.relay.p99 },
+    { metric: 'progress upstream→client p50, job (ms)', direct: r.direct.relay.p50, gateway: r.job.relay.p50 },
+    { metric: 'progress upstream→client p99, job (ms)', direct: r.direct.relay.p99, gateway: r.job.relay.p99 },
+    { metric: 'slow 20×5ms job: call → first progress (ms)', direct: r.direct.firstProgressMs, gateway: r.job.firstProgressMs },
+    { metric: 'slow 20×5ms job: call → result (ms)', direct: r.direct.resultMs, gateway: r.job.resultMs },
+    { metric: 'slow 20×5ms job: progress received', direct: r.direct.notifications, gateway: r.job.notifications, digits: 0 },
+    { metric: `echo jobs/s via the bus (${t.jobs} jobs)`, direct: undefined, gateway: t.jobsPerSecond, digits: 0 },
+    { metric: 'echo job: submit → queued p50 (ms)', direct: undefined, gateway: t.acceptMs.p50 },
+    { metric: 'echo job: submit → end p50 (ms), under load', direct: undefined, gateway: t.endMs.p50 },
+    { metric: 'echo jobs failed', direct: undefined, gateway: t.failed, digits: 0 },
+    { metric: `in-process tool jobs/s via the bus (${l.jobs} jobs)`, direct: undefined, gateway: l.jobsPerSecond, digits: 0 },
+    { metric: 'in-process job: submit → end p50 (ms), under load', direct: undefined, gateway: l.endMs.p50 },
+    { metric: 'in-process jobs failed', direct: undefined, gateway: l.failed, digits: 0 },
+  ];
+}
+
 function cpuRows(d: TargetResults, g: TargetResults): string {
   const names = Object.keys(d.sdk.cpu);
   const header = ['run (CPU % of one core)', ...names];
@@ -179,7 +224,7 @@ async function main(): Promise<void> {
     const warning = busy > 10 ? ' — something else is running; numbers will be noisy (see the "other" CPU column)' : '';
     process.stdout.write(`machine busy before start: ${busy.toFixed(0)}% of all cores${warning}\n`);
   }
-  process.stdout.write(`settings: rate ${s.ratePerSecond}/s, duration ${s.durationMs / 1000} s, warm-up ${s.warmupMs / 1000} s, concurrency ${s.concurrency} over ${s.clients} SDK clients, mcpbus as ${s.split ? 'two processes (ingress, worker)' : 'one process (ingress + worker)'}\n\n`);
+  process.stdout.write(`settings: rate ${s.ratePerSecond}/s, duration ${s.durationMs / 1000} s, warm-up ${s.warmupMs / 1000} s, concurrency ${s.concurrency} over ${s.clients} SDK clients, mcpbus as ${s.split ? 'three processes (ingress, worker, runner)' : 'one process (ingress + worker + runner)'}\n\n`);
 
   log('starting the fixture upstream');
   const fixture = await startFixtureChild(childOptions('fixture'));
@@ -188,12 +233,13 @@ async function main(): Promise<void> {
   await warmList(direct, 20);
   const coldDirect = await coldList(direct);
 
-  log(s.split ? 'starting mcpbus (worker, then ingress)' : 'starting mcpbus (ingress + worker)');
+  log(s.split ? 'starting mcpbus (worker, runner, then ingress)' : 'starting mcpbus (ingress + worker + runner)');
   const gw = await startMcpbusChildren(fixture.url, { split: s.split, childOptions });
   const gateway: Target = {
     label: 'mcpbus',
     url: gw.url,
-    headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` },
+    // Scoped to `fx`, so the gateway lists exactly the tools the fixture does (`jobs` is the same upstream again).
+    headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}`, 'x-mcp-servers': FIXTURE_SERVER_NAME },
     echoTool: `${FIXTURE_SERVER_NAME}-echo`,
     slowTool: `${FIXTURE_SERVER_NAME}-slow`,
   };
@@ -204,8 +250,10 @@ async function main(): Promise<void> {
   const watched: Watched = { bench: process.pid, fixture: fixture.pid, ...Object.fromEntries(gw.children.map((c) => [c.name, c.pid])), 'nats-server': findPid('nats-server') };
   const d = await measure(direct, s, watched);
   const g = await measure(gateway, s, watched);
+  const jobs = await measureJobs(direct, { ...gateway, headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` } }, gw.subjectRoot, s);
 
   process.stdout.write(`${formatTable(comparisonRows(d, g, { direct: coldDirect.connectAndListMs, gateway: coldGateway.connectAndListMs }, s))}\n\n`);
+  process.stdout.write(`Long-running calls: progress relay and the job path\n${formatTable(jobRows(jobs))}\n\n`);
   process.stdout.write(`${cpuRows(d, g)}\n\n`);
   process.stdout.write(`tools/list cold, list only (connect excluded): direct ${coldDirect.listMs.toFixed(2)} ms, mcpbus ${coldGateway.listMs.toFixed(2)} ms\n`);
   process.stdout.write(`${notes(d, g).join('\n')}\n`);

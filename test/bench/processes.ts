@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,11 @@ import { CLI_MAIN, FIXTURE_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from '../harne
 export const BENCH_MASTER_KEY = 'sk-bench-master';
 /** Name the fixture is mounted under in mcpbus, so its tools appear as `fx-echo`, … */
 export const FIXTURE_SERVER_NAME = 'fx';
+/** The `mcp_tools` server of the bench config, and its one tool's module. */
+export const LOCAL_SERVER_NAME = 'local';
+const NOOP_TOOL_MODULE = fileURLToPath(new URL('./noop-tool.ts', import.meta.url));
+/** The same upstream again, with every call run as a job. */
+export const JOBS_SERVER_NAME = 'jobs';
 
 /** A child process of the bench: an upstream or an mcpbus gateway. */
 export interface BenchChild {
@@ -138,19 +144,24 @@ export async function startFixtureChild(options: ChildOptions = {}): Promise<Ben
 export interface McpbusChildren {
   /** `/mcp` URL of the ingress. */
   url: string;
-  /** One child (ingress + worker), or with `split` a worker and an ingress child. */
+  /** One child (ingress + worker + runner), or with `split` one child per role. */
   children: BenchChild[];
+  /** The subject root the children use, for benchmarks that talk to the bus directly. */
+  subjectRoot: string;
 }
 
-function writeConfig(upstreamUrl: string): string {
+function writeConfig(upstreamUrl: string, subjectRoot: string): string {
   tempDir ??= mkdtempSync(join(tmpdir(), 'mcpbus-bench-'));
   const configPath = join(tempDir, `config-${randomBytes(4).toString('hex')}.yaml`);
   writeFileSync(
     configPath,
     stringify({
-      mcp_servers: { [FIXTURE_SERVER_NAME]: { url: upstreamUrl } },
+      // The same upstream twice: `fx` answers inline, every call of `jobs` runs as a BullMQ job.
+      mcp_servers: { [FIXTURE_SERVER_NAME]: { url: upstreamUrl }, [JOBS_SERVER_NAME]: { url: upstreamUrl, execution: 'job' } },
       general_settings: { master_key: BENCH_MASTER_KEY },
-      mcpbus_settings: { subject_root: `bench${randomBytes(6).toString('hex')}` },
+      // An in-process tool (no upstream I/O): the job benchmark's measure of the engine alone.
+      mcp_tools: [{ name: 'noop', input_schema: { type: 'object', properties: { text: { type: 'string' } } }, handler: `${NOOP_TOOL_MODULE}#noop` }],
+      mcpbus_settings: { subject_root: subjectRoot, job_concurrency: 256 },
     }),
   );
   return configPath;
@@ -163,7 +174,8 @@ function writeConfig(upstreamUrl: string): string {
  * means a worker answers.
  */
 export async function startMcpbusChildren(upstreamUrl: string, options: { split?: boolean; childOptions?: (name: string) => ChildOptions } = {}): Promise<McpbusChildren> {
-  const configPath = writeConfig(upstreamUrl);
+  const subjectRoot = `bench${randomBytes(6).toString('hex')}`;
+  const configPath = writeConfig(upstreamUrl, subjectRoot);
   const env = { ...process.env, NATS_URL: process.env['NATS_URL'] ?? NATS_URL, REDIS_URL: process.env['REDIS_URL'] ?? REDIS_URL, LOG_LEVEL: 'warn' };
   const start = async (name: string, roles: string[]): Promise<{ spawned: Spawned; port: number }> => {
     const port = await freePort();
@@ -174,11 +186,13 @@ export async function startMcpbusChildren(upstreamUrl: string, options: { split?
   if (options.split === true) {
     const worker = await start('mcpbus-worker', ['worker']);
     children.push(handle('mcpbus-worker', worker.spawned, ''));
+    const runner = await start('mcpbus-runner', ['runner']);
+    children.push(handle('mcpbus-runner', runner.spawned, ''));
   }
   const name = options.split === true ? 'mcpbus-ingress' : 'mcpbus';
-  const ingress = await start(name, options.split === true ? ['ingress'] : ['ingress', 'worker']);
+  const ingress = await start(name, options.split === true ? ['ingress'] : ['ingress', 'worker', 'runner']);
   const base = `http://127.0.0.1:${ingress.port}`;
   children.unshift(handle(name, ingress.spawned, `${base}/mcp`));
   await waitUntil(name, ingress.spawned, async () => (await fetch(`${base}/health/readiness`)).status === 200);
-  return { url: `${base}/mcp`, children };
+  return { url: `${base}/mcp`, children, subjectRoot };
 }

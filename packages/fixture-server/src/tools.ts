@@ -90,6 +90,7 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
         properties: {
           steps: { type: 'integer', minimum: 0, maximum: 1000, default: 3 },
           delayMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 50 },
+          stamp: { type: 'boolean', description: 'Progress messages carry the send time (epoch ms, fractional), to measure relay latency.' },
         },
       },
       annotations: { readOnlyHint: true },
@@ -97,6 +98,7 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
     run: async (args, ctx) => {
       const steps = readInt(args, 'steps', 0, 1000, 3);
       const delayMs = readInt(args, 'delayMs', 0, 60_000, 50);
+      const stamp = args['stamp'] === true;
       const token = ctx.mcpReq._meta?.progressToken;
       const { signal } = ctx.mcpReq;
       slowStats.started += 1;
@@ -109,7 +111,7 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
         if (token !== undefined) {
           await ctx.mcpReq.notify({
             method: 'notifications/progress',
-            params: { progressToken: token, progress: i, total: steps, message: `step ${i}/${steps}` },
+            params: { progressToken: token, progress: i, total: steps, message: stamp ? `sent ${performance.timeOrigin + performance.now()}` : `step ${i}/${steps}` },
           });
         }
       }

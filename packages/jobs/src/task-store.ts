@@ -42,7 +42,7 @@ export interface TaskStart {
 
 /** Durable task state in Redis, shared by every worker, runner and (through them) ingress. */
 export interface TaskStore {
-  /** Creates the task; false (nothing written) when a task with that id already exists. */
+  /** Creates the task (working, created `now`); false, with nothing written, when a task with that id exists. */
   create(task: NewTask, now?: number): Promise<boolean>;
   /** The task, or undefined when it does not exist, has expired, or belongs to another owner. */
   get(taskId: string, owner?: string): Promise<TaskRecord | undefined>;
@@ -84,21 +84,22 @@ redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'events', ARGV[2], 'updated', A
 redis.call('PEXPIRE', KEYS[1], f[2])
 return 1`;
 
+// Returns whether the status changed, then the task's fields as they now stand (none when it is gone).
 const FINISH = `
 local f = redis.call('HMGET', KEYS[1], 'status', 'ttl')
-if not f[1] then return -1 end
+if not f[1] then return { 0 } end
 local terminal = { ${TERMINAL.map((s) => `${s} = true`).join(', ')} }
-if terminal[f[1]] then return 0 end
+if terminal[f[1]] then return { 0, redis.call('HGETALL', KEYS[1]) } end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'outcome', ARGV[2], 'updated', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'msg', ARGV[4]) else redis.call('HDEL', KEYS[1], 'msg') end
 redis.call('PEXPIRE', KEYS[1], f[2])
-return 1`;
+return { 1, redis.call('HGETALL', KEYS[1]) }`;
 
 type Scripts = Redis & {
   mcpbusTaskCreate(task: string, index: string, ...args: (string | number)[]): Promise<number>;
   mcpbusTaskStart(task: string, now: number, message: string): Promise<[string, number, number] | null>;
   mcpbusTaskProgress(task: string, progress: string, events: number, now: number): Promise<number>;
-  mcpbusTaskFinish(task: string, status: string, outcome: string, now: number, message: string): Promise<number>;
+  mcpbusTaskFinish(task: string, status: string, outcome: string, now: number, message: string): Promise<[number, string[]?]>;
 };
 
 function scripts(redis: Redis): Scripts {
@@ -186,8 +187,10 @@ export function createTaskStore(redis: Redis, subjectRoot: string): TaskStore {
       await r.mcpbusTaskProgress(keys.task(taskId), JSON.stringify(update), events, Date.now());
     },
     async finish(taskId, status, outcome, statusMessage = '') {
-      const changed = await r.mcpbusTaskFinish(keys.task(taskId), status, JSON.stringify(outcome), Date.now(), statusMessage);
-      return { changed: changed === 1, record: await get(taskId) };
+      const [changed, flat = []] = await r.mcpbusTaskFinish(keys.task(taskId), status, JSON.stringify(outcome), Date.now(), statusMessage);
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+      return { changed: changed === 1, record: recordOf(taskId, fields) };
     },
     async list(owner, cursor, limit) {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);

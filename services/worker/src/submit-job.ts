@@ -46,8 +46,9 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     const owner = req.owner ?? ANONYMOUS_OWNER;
     const ttlMs = Math.min(settings.taskMaxTtlMs, Math.max(MIN_TASK_TTL_MS, req.task?.ttlMs ?? settings.taskTtlMs));
     const task = { taskId: req.callId, owner, server: server.name, tool: req.name, ttlMs, pollIntervalMs: settings.taskPollIntervalMs };
+    const now = Date.now();
     try {
-      const created = await deps.store.create(req.progressToken === undefined ? task : { ...task, progressToken: req.progressToken });
+      const created = await deps.store.create(req.progressToken === undefined ? task : { ...task, progressToken: req.progressToken }, now);
       if (created) {
         const job = {
           v: 1 as const,
@@ -64,7 +65,9 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
           await deps.store.finish(req.callId, 'failed', { ok: false, error: { code: ErrorCode.QueueUnavailable, message: 'the job could not be queued' } });
           throw err;
         });
+        return { taskId: task.taskId, status: 'working', createdAt: now, lastUpdatedAt: now, ttlMs, pollIntervalMs: task.pollIntervalMs, server: task.server, tool: task.tool, events: 0 };
       }
+      // The same idempotency key again: the first call's task, as it stands.
       const record = await deps.store.get(req.callId, owner);
       if (record === undefined) throw new McpbusError(ErrorCode.UnknownTask, `Task ${req.callId} vanished as it was created`);
       return record.info;

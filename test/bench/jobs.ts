@@ -1,0 +1,116 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createSubjects, newCallId, type CallToolRequest, type TaskInfo } from '@mcpbus/protocol';
+import { connectSdkClient, type Target } from './load.js';
+import { median, summarize, type Summary } from './stats.js';
+
+/** Upstream progress → client: one sample per notification, from the send time the fixture stamps into it. */
+export interface ProgressLatency {
+  relay: Summary;
+  /** Medians over the runs: call sent → first progress, and → result. */
+  firstProgressMs: number;
+  resultMs: number;
+  notifications: number;
+}
+
+/**
+ * `runs` sequential calls of the stamping `slow` tool with a progress token on one SDK client.
+ * Fixture, gateway and bench share a machine and a clock (performance.timeOrigin + now), so the
+ * difference between a notification's stamp and its arrival is the relay time.
+ */
+export async function progressLatency(target: Target, tool: string, runs: number, steps = 20, delayMs = 5): Promise<ProgressLatency> {
+  const client = await connectSdkClient(target);
+  const relay: number[] = [];
+  const first: number[] = [];
+  const result: number[] = [];
+  const counts: number[] = [];
+  try {
+    for (let run = -1; run < runs; run += 1) {
+      const startedAt = performance.now();
+      let firstAt = Number.NaN;
+      let count = 0;
+      const samples: number[] = [];
+      await client.callTool(
+        { name: tool, arguments: { steps, delayMs, stamp: true } },
+        {
+          onprogress: (p) => {
+            const now = performance.timeOrigin + performance.now();
+            count += 1;
+            if (count === 1) firstAt = performance.now() - startedAt;
+            const sent = Number(/^sent (\S+)$/.exec(p.message ?? '')?.[1]);
+            if (Number.isFinite(sent)) samples.push(now - sent);
+          },
+          timeout: 60_000,
+        },
+      );
+      if (run < 0) continue; // warm-up
+      relay.push(...samples);
+      first.push(firstAt);
+      result.push(performance.now() - startedAt);
+      counts.push(count);
+    }
+  } finally {
+    await client.close();
+  }
+  return { relay: summarize(relay), firstProgressMs: median(first), resultMs: median(result), notifications: median(counts) };
+}
+
+export interface JobThroughput {
+  jobs: number;
+  jobsPerSecond: number;
+  /** Submit → task accepted (worker validated it and queued it), per job. */
+  acceptMs: Summary;
+  /** Submit → end announced on the bus, per job. */
+  endMs: Summary;
+  failed: number;
+}
+
+/**
+ * Jobs straight through the bus, as an agent platform would submit them: `count` task-augmented
+ * echo calls, `inFlight` at a time, each followed to its end event. Measures the job engine
+ * (worker validation and enqueue, BullMQ, runner, upstream call) without HTTP in front.
+ */
+export async function jobThroughput(natsUrl: string, subjectRoot: string, server: string, tool: string, count: number, inFlight: number): Promise<JobThroughput> {
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'mcpbus-bench-jobs' });
+  const subjects = createSubjects(subjectRoot);
+  const submitted = new Map<string, number>();
+  const accept: number[] = [];
+  const end: number[] = [];
+  let failed = 0;
+  let finished = 0;
+  let allDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const sub = nc.subscribe(`${subjectRoot}.v1.calls.*.events`, {
+    callback: (_err, msg) => {
+      const event = msg.json<{ type: string; callId: string; outcome: { ok: boolean } }>();
+      if (event.type !== 'result') return;
+      const at = submitted.get(event.callId);
+      if (at === undefined) return;
+      submitted.delete(event.callId);
+      end.push(performance.now() - at);
+      if (!event.outcome.ok) failed += 1;
+      finished += 1;
+      if (finished === count) allDone();
+    },
+  });
+  await nc.flush();
+  const startedAt = performance.now();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      next += 1;
+      const callId = newCallId();
+      const body: CallToolRequest = { v: 1, callId, server, name: tool, arguments: { text: 'job' }, progress: false, deadlineAt: Date.now() + 30_000, owner: 'bench', task: {} };
+      const at = performance.now();
+      submitted.set(callId, at);
+      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000 })).json<{ ok: boolean; task?: TaskInfo }>();
+      if (!reply.ok || reply.task === undefined) throw new Error(`job refused: ${JSON.stringify(reply)}`);
+      accept.push(performance.now() - at);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${finished} of ${count} jobs ended within 120 s`)), 120_000))]);
+  const seconds = (performance.now() - startedAt) / 1000;
+  sub.unsubscribe();
+  await nc.drain();
+  return { jobs: count, jobsPerSecond: count / seconds, acceptMs: summarize(accept), endMs: summarize(end), failed };
+}
