@@ -1,6 +1,8 @@
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
-import { connectClient, textOf } from '../harness/clients.js';
+import { connectClient, textOf, withKey } from '../harness/clients.js';
 import { startGateway, type TestGateway } from '../harness/gateway.js';
 import { EVERYTHING_BIN, REPO_ROOT } from '../harness/paths.js';
 import { legacyRpc, modernRpc, progressOf, responseOf } from '../harness/raw-mcp.js';
@@ -165,6 +167,29 @@ describe('cancellation', () => {
       const now = await slowStats();
       if (now.cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
     }, { timeoutMs: 5_000 });
+  });
+
+  it('a legacy SSE client’s notifications/cancelled cancels the job', async () => {
+    const before = await slowStats();
+    const client = new V1Client({ name: 'sse-job-test', version: '1.0.0' });
+    await client.connect(new SSEClientTransport(new URL(`${new URL(urls[0] as string).origin}/sse`), { fetch: withKey('alice') }));
+    try {
+      const abort = new AbortController();
+      const call = client.callTool({ name: 'jobs-slow', arguments: { steps: 100, delayMs: 50 } }, undefined, {
+        signal: abort.signal,
+        onprogress: (p) => {
+          if (p.progress >= 2) abort.abort('enough');
+        },
+      });
+      await expect(call).rejects.toThrow();
+      await eventually(async () => {
+        if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
+      }, { timeoutMs: 5_000 });
+      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
+      expect(tasks.at(-1)?.status).toBe('cancelled');
+    } finally {
+      await client.close();
+    }
   });
 
   it('a 2026 client closing its response stream cancels the job', async () => {

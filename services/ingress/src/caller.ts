@@ -11,8 +11,15 @@ export interface Caller {
   readonly scope: Scope;
   /** Fingerprint of the caller's key: jobs and tasks are bound to it and shown to no one else. */
   readonly owner: string;
-  /** Speaks the 2026-07-28 revision, where a closed response stream cancels the request (a job too). */
+  /** Speaks the 2026-07-28 revision (task shapes differ by era). */
   readonly modern: boolean;
+  /**
+   * Whether the end of a request (its signal aborting) means "cancel", even for a job: yes for
+   * 2026 clients (a closed stream is a cancel) and legacy SSE sessions (an explicit
+   * `notifications/cancelled`); no for stateless 2025 requests, where it only means the
+   * connection dropped, and the job goes on with its result kept.
+   */
+  readonly abortCancelsJob: boolean;
   /** From an `Idempotency-Key` header. */
   readonly idempotencyKey?: string;
 }
@@ -21,6 +28,7 @@ export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
   const fingerprint = keyFingerprint(headers);
   const version = headers['mcp-protocol-version'];
   const key = headers['idempotency-key'];
-  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS : fingerprint, modern: typeof version === 'string' && version >= MODERN_REVISION };
+  const modern = typeof version === 'string' && version >= MODERN_REVISION;
+  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS : fingerprint, modern, abortCancelsJob: modern };
   return typeof key === 'string' && key !== '' ? { ...caller, idempotencyKey: key } : caller;
 }

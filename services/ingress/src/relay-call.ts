@@ -66,7 +66,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls): CallRelay 
       timeoutMs: target.timeoutMs,
       owner: request.caller.owner,
       signal: request.signal,
-      abortCancelsJob: request.caller.modern,
+      abortCancelsJob: request.caller.abortCancelsJob,
       // Each attempt may take the whole job timeout; retries wait in between.
       jobWaitMs: Math.min(2_147_483_647, target.jobTimeoutMs * config.settings.jobMaxAttempts + 60_000),
       ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),

@@ -73,7 +73,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
   // The SDK builds a server per request; the request's caller reaches its factory through this.
   const callerOfRequest = new AsyncLocalStorage<Caller>();
-  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS, modern: false };
+  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS, modern: false, abortCancelsJob: false };
   const handler = createMcpHandler(() => createGatewayServer(config, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
   });
@@ -88,8 +88,9 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const legacy = createLegacySse({
     nc,
     subjects,
-    // Legacy SSE clients speak 2024-11-05: no tasks, and their sessions belong to the key that opened them.
-    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS : keyHash, modern: false }, bus, relay, log),
+    // Legacy SSE sessions belong to the key that opened them; their requests end early only by
+    // an explicit notifications/cancelled (or the session closing), which cancels a job too.
+    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS : keyHash, modern: false, abortCancelsJob: true }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });
