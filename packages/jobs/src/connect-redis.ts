@@ -21,6 +21,8 @@ export async function connectRedis(url: string, role: RedisRole, log: Warn, requ
     lazyConnect: true,
     maxRetriesPerRequest: role === 'consumer' ? null : 1,
     enableOfflineQueue: role === 'consumer',
+    // Commands issued in the same tick (many calls queued at once) share one round trip.
+    enableAutoPipelining: role === 'producer',
   });
   let warned = false;
   redis.on('error', (err: Error) => {
