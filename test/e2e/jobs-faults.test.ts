@@ -4,7 +4,7 @@ import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server
 import { startGateway, type GatewayOptions, type TestGateway } from '../harness/gateway.js';
 import { cli, writeConfig, type CliProcess } from '../harness/processes.js';
 import { legacyRpc, responseOf } from '../harness/raw-mcp.js';
-import { eventually } from '../harness/wait.js';
+import { eventually, freePort } from '../harness/wait.js';
 
 const KEY = { Authorization: 'Bearer faults' };
 
@@ -95,6 +95,50 @@ describe('a runner killed mid-call', () => {
     expect(payload?.['content']).toEqual([{ type: 'text', text: 'done after 20 steps' }]);
     // Two starts before the kill, one more for the retried call, none for the other.
     expect((await stats()).started - before.started).toBe(3);
+  });
+});
+
+describe('retries', () => {
+  it('retries a retriable job after a transient upstream failure, with backoff, and never a non-retriable one', async () => {
+    const port = await freePort();
+    let upstream: FixtureHttpHandle | undefined = await startFixtureHttp({ port });
+    const flaky = await startGateway({
+      servers: { late: { url: `http://127.0.0.1:${port}/mcp`, tools: { echo: { idempotent: true }, slow: { idempotent: false } } } },
+      masterKey: null,
+      runners: 1,
+      settings: { subject_root: `t${randomBytes(6).toString('hex')}`, job_max_attempts: 8, job_backoff_ms: 100 },
+    });
+    try {
+      const rpc = (method: string, params: Record<string, unknown>) => legacyRpc(flaky.url, KEY, method, params);
+      const ended = (taskId: string) =>
+        eventually(async () => {
+          const task = responseOf(await rpc('tasks/get', { taskId })).result as Task;
+          if (task.status === 'working') throw new Error('still working');
+          return task;
+        }, { timeoutMs: 20_000 });
+      // The worker learns the tools while the upstream is up (calls are validated against them)…
+      await eventually(async () => {
+        const tools = responseOf(await rpc('tools/list', {})).result?.['tools'] as { name: string }[];
+        if (!tools.some((t) => t.name === 'late-echo')) throw new Error('not listed yet');
+      });
+      // …then it goes away: every attempt fails until it is back.
+      await upstream.close();
+      upstream = undefined;
+      const retried = responseOf(await rpc('tools/call', { name: 'late-echo', arguments: { text: 'eventually' }, task: {} })).result?.['task'] as Task;
+      const once = responseOf(await rpc('tools/call', { name: 'late-slow', arguments: { steps: 1, delayMs: 0 }, task: {} })).result?.['task'] as Task;
+
+      const failed = await ended(once.taskId);
+      expect(failed.status).toBe('failed');
+      expect(failed.statusMessage).toContain('upstream server "late" is unavailable');
+      expect(responseOf(await rpc('tasks/get', { taskId: retried.taskId })).result?.['status']).toBe('working');
+
+      upstream = await startFixtureHttp({ port });
+      expect(await ended(retried.taskId)).toMatchObject({ status: 'completed' });
+      expect(responseOf(await rpc('tasks/result', { taskId: retried.taskId })).result?.['content']).toEqual([{ type: 'text', text: 'eventually' }]);
+    } finally {
+      await upstream?.close();
+      await flaky.close();
+    }
   });
 });
 

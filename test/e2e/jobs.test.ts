@@ -1,7 +1,10 @@
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
+import { CALL_QUEUE, jobKeys } from '@mcpbus/jobs';
 import { connectClient, textOf, withKey } from '../harness/clients.js';
 import { startGateway, type TestGateway } from '../harness/gateway.js';
 import { EVERYTHING_BIN, REPO_ROOT } from '../harness/paths.js';
@@ -224,6 +227,19 @@ describe('cancellation', () => {
     expect((await untilEnded(urls[1] as string, ALICE, running.taskId)).status).toBe('completed');
     const view = (await (await fetch(`${new URL(urls[1] as string).origin}/v1/calls/${running.taskId}`, { headers: ALICE })).json()) as Record<string, unknown>;
     expect(view).toMatchObject({ id: running.taskId, status: 'completed', tool: 'jobs-slow', progress: { progress: 4, total: 4 }, result: { content: [{ type: 'text', text: 'done after 4 steps' }] } });
+
+    // The BullMQ job itself keeps the last progress and the result, for as long as the task.
+    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const queue = new Queue(CALL_QUEUE, { connection: redis, prefix: jobKeys(gateway.config.settings.subjectRoot).bullPrefix });
+    try {
+      const job = await Job.fromId(queue, running.taskId);
+      expect(job?.progress).toEqual({ progress: 4, total: 4, message: 'step 4/4' });
+      expect(job?.returnvalue).toEqual({ content: [{ type: 'text', text: 'done after 4 steps' }] });
+      expect(job?.opts.removeOnComplete).toEqual({ age: 3600 });
+    } finally {
+      await queue.close();
+      await redis.quit();
+    }
   });
 });
 
