@@ -142,9 +142,19 @@ describe('2025-11-25 tasks', () => {
     expect(responseOf(messages).result?.['content']).toEqual([{ type: 'text', text: 'done after 5 steps' }]);
   });
 
+  it('ends a job whose result is larger than the bus carries as failed, at once', async () => {
+    const blocking = responseOf(await legacyRpc(urls[0] as string, ALICE, 'tools/call', { name: 'jobs-big', arguments: { bytes: 2_000_000 } }));
+    expect(blocking.error?.code).toBe(-32600);
+    expect(blocking.error?.message).toContain('more than the bus carries');
+    const task = await startTask(urls[0] as string, ALICE, 'web-big', { bytes: 2_000_000 });
+    expect(await untilEnded(urls[0] as string, ALICE, task.taskId)).toMatchObject({ status: 'failed' });
+  });
+
   it('ends a task whose tool returned isError as failed, with the result kept', async () => {
     const task = await startTask(urls[0] as string, ALICE, 'web-fail', { message: 'nope' });
     expect((await untilEnded(urls[0] as string, ALICE, task.taskId)).status).toBe('failed');
+    const listed = (responseOf(await legacyRpc(urls[0] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[]).find((t) => t.taskId === task.taskId);
+    expect(listed?.status).toBe('failed');
     const payload = responseOf(await legacyRpc(urls[0] as string, ALICE, 'tasks/result', { taskId: task.taskId })).result;
     expect(payload?.['isError']).toBe(true);
   });
@@ -259,8 +269,9 @@ describe('2026-07-28 Tasks extension', () => {
     // A finished task is acknowledged, not refused; another caller's is unknown.
     expect(responseOf(await modernRpc(urls[0] as string, ALICE, 'tasks/cancel', { taskId }, { name: taskId, tasks: true })).result).toBeDefined();
     expect(responseOf(await modernRpc(urls[0] as string, BOB, 'tasks/get', { taskId }, { name: taskId, tasks: true })).error?.code).toBe(-32602);
-    const update = responseOf(await modernRpc(urls[0] as string, ALICE, 'tasks/update', { taskId, inputResponses: {} }, { name: taskId, tasks: true })).error;
-    expect(update?.code).toBe(-32602);
+    // Nothing is waiting for input: tasks/update is acknowledged, and refused for a task that is not the caller's.
+    expect(responseOf(await modernRpc(urls[0] as string, ALICE, 'tasks/update', { taskId, inputResponses: {} }, { name: taskId, tasks: true })).result).toBeDefined();
+    expect(responseOf(await modernRpc(urls[0] as string, BOB, 'tasks/update', { taskId, inputResponses: {} }, { name: taskId, tasks: true })).error?.code).toBe(-32602);
   });
 
   it('a job call without the extension blocks and relays progress', async () => {

@@ -65,6 +65,15 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
   },
   {
     definition: {
+      name: 'big',
+      description: 'Returns a text of `bytes` characters (to test results larger than a transport carries).',
+      inputSchema: { type: 'object', properties: { bytes: { type: 'integer', minimum: 0, maximum: 16_777_216 } }, required: ['bytes'] },
+      annotations: { readOnlyHint: true },
+    },
+    run: args => Promise.resolve(text('x'.repeat(readInt(args, 'bytes', 0, 16_777_216)))),
+  },
+  {
+    definition: {
       name: 'add',
       description: 'Adds two numbers; the sum is also returned as structured content.',
       inputSchema: {

@@ -20,7 +20,9 @@ export interface CallJob {
 }
 
 export interface EnqueueOptions {
-  maxAttempts: number;
+  /** The BullMQ job id (the call id, unless that may repeat). */
+  jobId: string;
+  attempts: number;
   backoffMs: number;
   /** How long BullMQ keeps the finished job (and its result or error). */
   retentionMs: number;
@@ -33,15 +35,12 @@ export function createCallQueue(redis: Redis, subjectRoot: string): CallQueue {
   return new Queue<CallJob, Record<string, unknown>>(CALL_QUEUE, { connection: redis, prefix: jobKeys(subjectRoot).bullPrefix });
 }
 
-/**
- * Enqueues a call under its call id, so a second add of the same call is a no-op. Only a
- * retriable call gets more than one attempt.
- */
+/** Enqueues a call; a second add under the same job id is a no-op. */
 export async function enqueueCall(queue: CallQueue, job: CallJob, options: EnqueueOptions): Promise<void> {
   const age = Math.max(1, Math.ceil(options.retentionMs / 1000));
   await queue.add('tools/call', job, {
-    jobId: job.callId,
-    attempts: job.retriable ? options.maxAttempts : 1,
+    jobId: options.jobId,
+    attempts: options.attempts,
     backoff: { type: 'exponential', delay: options.backoffMs },
     removeOnComplete: { age },
     removeOnFail: { age },

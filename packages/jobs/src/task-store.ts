@@ -16,7 +16,10 @@ export interface NewTask {
   owner: string;
   server: string;
   tool: string;
+  /** Kept this long after it ends. */
   ttlMs: number;
+  /** Kept at least this long after each change while it has not ended (it may wait and run that long). */
+  holdMs: number;
   pollIntervalMs: number;
   progressToken?: string | number;
 }
@@ -51,13 +54,17 @@ export interface TaskStore {
   progress(taskId: string, update: ProgressUpdate, events: number): Promise<void>;
   /** Moves a task to a terminal status unless it is already in one; the task as it now stands. */
   finish(taskId: string, status: TaskStatus, outcome: TaskOutcome, statusMessage?: string): Promise<{ changed: boolean; record: TaskRecord | undefined }>;
+  /** Forgets a task that never got a job (its enqueue failed). */
+  remove(taskId: string, owner: string): Promise<void>;
   /** The owner's tasks, oldest first. */
   list(owner: string, cursor: string | undefined, limit: number): Promise<{ records: TaskRecord[]; nextCursor?: string }>;
 }
 
 const TERMINAL = [...TERMINAL_TASK_STATUSES];
 
-// Every write renews the key's TTL: a task is kept for its ttlMs after its last change.
+// Expiry: while a task has not ended, every write keeps it for its `hold` (long enough to wait in
+// the queue and run every attempt); once it ends, for its `ttl`. The owner's index lives as long
+// as the longest-lived of its tasks; ids of expired tasks are dropped from it when listed.
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
@@ -67,7 +74,7 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KE
 return 1`;
 
 const START = `
-local f = redis.call('HMGET', KEYS[1], 'status', 'events', 'ttl')
+local f = redis.call('HMGET', KEYS[1], 'status', 'events', 'hold')
 if not f[1] then return nil end
 local terminal = { ${TERMINAL.map((s) => `${s} = true`).join(', ')} }
 if terminal[f[1]] then return { f[1], 0, tonumber(f[2]) } end
@@ -78,7 +85,7 @@ redis.call('PEXPIRE', KEYS[1], f[3])
 return { f[1], runs, tonumber(f[2]) }`;
 
 const PROGRESS = `
-local f = redis.call('HMGET', KEYS[1], 'status', 'ttl')
+local f = redis.call('HMGET', KEYS[1], 'status', 'hold')
 if f[1] ~= 'working' and f[1] ~= 'input_required' then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'events', ARGV[2], 'updated', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], f[2])
@@ -90,7 +97,7 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'ttl')
 if not f[1] then return { 0 } end
 local terminal = { ${TERMINAL.map((s) => `${s} = true`).join(', ')} }
 if terminal[f[1]] then return { 0, redis.call('HGETALL', KEYS[1]) } end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'outcome', ARGV[2], 'updated', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'outcome', ARGV[2], 'updated', ARGV[3], 'iserr', ARGV[5])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'msg', ARGV[4]) else redis.call('HDEL', KEYS[1], 'msg') end
 redis.call('PEXPIRE', KEYS[1], f[2])
 return { 1, redis.call('HGETALL', KEYS[1]) }`;
@@ -99,7 +106,7 @@ type Scripts = Redis & {
   mcpbusTaskCreate(task: string, index: string, ...args: (string | number)[]): Promise<number>;
   mcpbusTaskStart(task: string, now: number, message: string): Promise<[string, number, number] | null>;
   mcpbusTaskProgress(task: string, progress: string, events: number, now: number): Promise<number>;
-  mcpbusTaskFinish(task: string, status: string, outcome: string, now: number, message: string): Promise<[number, string[]?]>;
+  mcpbusTaskFinish(task: string, status: string, outcome: string, now: number, message: string, isError: string): Promise<[number, string[]?]>;
 };
 
 function scripts(redis: Redis): Scripts {
@@ -136,6 +143,7 @@ function recordOf(taskId: string, h: Record<string, string>): TaskRecord | undef
     events: Number(h['events'] ?? 0),
   };
   if (h['msg'] !== undefined && h['msg'] !== '') info.statusMessage = h['msg'];
+  if (h['iserr'] === '1') info.resultIsError = true;
   const progress = parseJson<ProgressUpdate>(h['progress']);
   if (progress !== undefined) info.progress = progress;
   const record: TaskRecord = { info, owner: h['owner'] ?? '', runs: Number(h['runs'] ?? 0) };
@@ -169,12 +177,13 @@ export function createTaskStore(redis: Redis, subjectRoot: string): TaskStore {
 
   return {
     async create(task, now = Date.now()) {
+      const hold = Math.max(task.holdMs, task.ttlMs);
       const fields: (string | number)[] = [
         'owner', task.owner, 'server', task.server, 'tool', task.tool, 'status', 'working',
-        'created', now, 'updated', now, 'ttl', task.ttlMs, 'poll', task.pollIntervalMs, 'events', 0, 'runs', 0,
+        'created', now, 'updated', now, 'ttl', task.ttlMs, 'hold', hold, 'poll', task.pollIntervalMs, 'events', 0, 'runs', 0,
       ];
       if (task.progressToken !== undefined) fields.push('token', JSON.stringify(task.progressToken));
-      const created = await r.mcpbusTaskCreate(keys.task(task.taskId), keys.ownerTasks(task.owner), task.ttlMs, now, task.taskId, ...fields);
+      const created = await r.mcpbusTaskCreate(keys.task(task.taskId), keys.ownerTasks(task.owner), hold, now, task.taskId, ...fields);
       return created === 1;
     },
     get,
@@ -187,10 +196,20 @@ export function createTaskStore(redis: Redis, subjectRoot: string): TaskStore {
       await r.mcpbusTaskProgress(keys.task(taskId), JSON.stringify(update), events, Date.now());
     },
     async finish(taskId, status, outcome, statusMessage = '') {
-      const [changed, flat = []] = await r.mcpbusTaskFinish(keys.task(taskId), status, JSON.stringify(outcome), Date.now(), statusMessage);
+      const isError = outcome.ok && outcome.result['isError'] === true ? '1' : '0';
+      const [changed, flat = []] = await r.mcpbusTaskFinish(keys.task(taskId), status, JSON.stringify(outcome), Date.now(), statusMessage, isError);
       const fields: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
-      return { changed: changed === 1, record: recordOf(taskId, fields) };
+      const record = recordOf(taskId, fields);
+      // The index must outlive the task's new expiry, or tasks/list would lose it early.
+      if (changed === 1 && record !== undefined) {
+        const index = keys.ownerTasks(record.owner);
+        if ((await redis.pttl(index)) < record.info.ttlMs) await redis.pexpire(index, record.info.ttlMs);
+      }
+      return { changed: changed === 1, record };
+    },
+    async remove(taskId, owner) {
+      await redis.multi().del(keys.task(taskId)).zrem(keys.ownerTasks(owner), taskId).exec();
     },
     async list(owner, cursor, limit) {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);

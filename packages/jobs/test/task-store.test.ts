@@ -7,7 +7,7 @@ let redis: Redis;
 let store: TaskStore;
 const root = `t${randomBytes(6).toString('hex')}`;
 
-const task = (taskId: string, owner = 'alice', ttlMs = 60_000) => ({ taskId, owner, server: 'fx', tool: 'fx-slow', ttlMs, pollIntervalMs: 500 });
+const task = (taskId: string, owner = 'alice', ttlMs = 60_000, holdMs = 120_000) => ({ taskId, owner, server: 'fx', tool: 'fx-slow', ttlMs, holdMs, pollIntervalMs: 500 });
 
 beforeAll(() => {
   redis = new Redis('redis://127.0.0.1:6379');
@@ -28,7 +28,13 @@ describe('task store (real Redis)', () => {
     expect(record?.info).toEqual({ taskId: 'a1', status: 'working', createdAt: 1_000, lastUpdatedAt: 1_000, ttlMs: 60_000, pollIntervalMs: 500, server: 'fx', tool: 'fx-slow', events: 0 });
     expect(await store.get('a1', 'bob')).toBeUndefined();
     expect(await store.get('nope')).toBeUndefined();
-    expect(await redis.pttl(jobKeys(root).task('a1'))).toBeGreaterThan(59_000);
+    // Until it ends a task is held long enough to wait and run; then it is kept for its TTL.
+    expect(await redis.pttl(jobKeys(root).task('a1'))).toBeGreaterThan(119_000);
+    await store.finish('a1', 'completed', { ok: true, result: { content: [], isError: true } });
+    const ttl = await redis.pttl(jobKeys(root).task('a1'));
+    expect(ttl).toBeGreaterThan(59_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect((await store.get('a1'))?.info.resultIsError).toBe(true);
   });
 
   it('counts starts, keeps progress, and lets only the first terminal status stand', async () => {
@@ -71,5 +77,8 @@ describe('task store (real Redis)', () => {
     await redis.del(jobKeys(root).task('e1'));
     expect((await store.list('expiring', undefined, 10)).records.map((r) => r.info.taskId)).toEqual(['e2']);
     expect(await redis.zcard(jobKeys(root).ownerTasks('expiring'))).toBe(1);
+    await store.remove('e2', 'expiring');
+    expect(await store.get('e2')).toBeUndefined();
+    expect(await redis.zcard(jobKeys(root).ownerTasks('expiring'))).toBe(0);
   });
 });

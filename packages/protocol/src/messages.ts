@@ -94,6 +94,8 @@ export interface TaskInfo {
   /** Progress updates so far; the latest is `progress`. */
   events: number;
   progress?: ProgressUpdate;
+  /** A completed task whose tool result is an error (`isError: true`): 2025-era clients see it as failed. */
+  resultIsError?: boolean;
 }
 
 /** How a task ended: the tool's result (an `isError` result included), or the error the call failed with. */
@@ -251,6 +253,7 @@ const taskInfo = {
     tool: { type: 'string' },
     events: { type: 'integer', minimum: 0 },
     progress: progressUpdate,
+    resultIsError: { type: 'boolean' },
   },
 } as const;
 const errorBody = {

@@ -5,7 +5,6 @@ import {
   McpbusError,
   TERMINAL_TASK_STATUSES,
   createSubjects,
-  idempotentCallId,
   newCallId,
   type CallToolRequest,
   type CancelMessage,
@@ -119,29 +118,38 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     (await taskRequest<{ task: TaskInfo }>(subjects.tasksCancel(), { v: 1, owner, taskId, reason }, 'tasks/cancel')).task;
 
   /**
-   * Waits on `watch` for the job's end. The task is read once at the start (the end may have come
-   * before the watch) and then every few seconds (an end event may be lost: core NATS is
-   * at-most-once). The caller's abort either cancels the job or just stops the wait.
+   * Waits on `watch` for the job's end. The task is read at once (the end may have come before
+   * the watch, and a watch opened late skips the progress it missed) and then every few seconds
+   * (an end event may be lost: core NATS is at-most-once). A task that no longer exists ends the
+   * wait. The caller's abort either cancels the job or just stops the wait.
    */
-  async function untilEnded(watch: CallWatch, owner: string, task: TaskInfo, options: { signal?: AbortSignal | undefined; waitMs: number; abortCancels: boolean }): Promise<TaskEnd> {
-    let timer: NodeJS.Timeout | undefined;
-    let stop = false;
+  async function untilEnded(watch: CallWatch, owner: string, taskId: string, options: { signal?: AbortSignal | undefined; waitMs: number; abortCancels: boolean; late: boolean }): Promise<TaskEnd> {
+    const timers = new Set<NodeJS.Timeout>();
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => timers.add(setTimeout(resolve, ms)));
+    let stopped = false;
+    let onAbort: (() => void) | undefined;
     const poll = async (): Promise<TaskEnd> => {
-      for (;;) {
-        const now = await getTask(owner, task.taskId, true).catch(() => undefined);
+      for (let first = true; !stopped; first = false) {
+        let now: TaskGetResult | undefined;
+        try {
+          now = await getTask(owner, taskId, true);
+        } catch (err: unknown) {
+          if (err instanceof McpbusError && err.code === ErrorCode.UnknownTask) throw new McpbusError(ErrorCode.UnknownTask, `Task ${taskId} is gone (it expired before it ended); its outcome is unknown`);
+          // Anything else (a worker restarting, Redis away for a moment) is tried again.
+        }
+        if (stopped) break;
+        if (first && options.late && now !== undefined) watch.skipTo(now.task.events);
         if (now !== undefined && isTerminal(now.task) && now.outcome !== undefined) return { task: now.task, outcome: now.outcome };
-        await new Promise((resolve) => (timer = setTimeout(resolve, JOB_POLL_MS)));
-        if (stop) return new Promise<never>(() => undefined);
+        await sleep(JOB_POLL_MS);
       }
+      return new Promise<never>(() => undefined);
     };
-    const deadline = new Promise<never>((_, reject) => {
-      const t = setTimeout(() => reject(new McpbusError(ErrorCode.Timeout, `task ${task.taskId} did not finish within ${options.waitMs} ms; it may still be running (tasks/get ${task.taskId})`)), options.waitMs);
-      void Promise.resolve(watch.ended).finally(() => clearTimeout(t));
-      options.signal?.addEventListener('abort', () => clearTimeout(t), { once: true });
+    const deadline = sleep(options.waitMs).then(() => {
+      throw new McpbusError(ErrorCode.Timeout, `task ${taskId} did not finish within ${options.waitMs} ms; it may still be running (tasks/get ${taskId})`);
     });
     const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void => {
-        if (options.abortCancels) void cancelTask(owner, task.taskId, 'the client cancelled the request').catch(() => undefined);
+      onAbort = (): void => {
+        if (options.abortCancels) void cancelTask(owner, taskId, 'the client cancelled the request').catch(() => undefined);
         reject(new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } }));
       };
       if (options.signal?.aborted === true) onAbort();
@@ -152,16 +160,16 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       await watch.settle('events' in end ? end.events : end.task.events);
       return { task: end.task, outcome: end.outcome };
     } finally {
-      stop = true;
-      clearTimeout(timer);
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
   function callBody(options: CallOptions): CallToolRequest {
-    const callId = options.idempotencyKey === undefined ? newCallId() : idempotentCallId(options.owner, options.server, options.name, options.idempotencyKey);
     const body: CallToolRequest = {
       v: 1,
-      callId,
+      callId: newCallId(),
       server: options.server,
       name: options.name,
       progress: options.onProgress !== undefined,
@@ -197,8 +205,13 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       if ('task' in reply && options.task !== undefined) return { task: reply.task };
       if ('task' in reply) {
         queued = true;
-        watch ??= watchCall(nc, subjects.callEvents(callId), undefined);
-        const end = await untilEnded(watch, options.owner, reply.task, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob });
+        const { taskId } = reply.task;
+        // An idempotency key names the task: a repeated call follows the first call's job, whose
+        // events come on that task's subject, and the progress it already made is history.
+        const late = watch === undefined || taskId !== callId;
+        if (taskId !== callId) watch?.close();
+        if (late) watch = watchCall(nc, subjects.callEvents(taskId), options.onProgress);
+        const end = await untilEnded(watch as CallWatch, options.owner, taskId, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob, late });
         return { result: resultOf(end.outcome) };
       }
       await watch?.settle(reply.events ?? 0);
@@ -231,10 +244,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       try {
         // Subscribed before the first read, so an end between the two is not missed.
         await nc.flush();
-        const first = await getTask(owner, taskId, true);
-        if (isTerminal(first.task) && first.outcome !== undefined) return { task: first.task, outcome: first.outcome };
-        watch.skipTo(first.task.events);
-        return await untilEnded(watch, owner, first.task, { signal: options.signal, waitMs: options.waitMs, abortCancels: false });
+        return await untilEnded(watch, owner, taskId, { signal: options.signal, waitMs: options.waitMs, abortCancels: false, late: true });
       } finally {
         watch.close();
       }

@@ -3,6 +3,8 @@ import type { ProgressEvent, ProgressUpdate, ResultEvent } from '@mcpbus/protoco
 
 /** How long a result waits for progress events it was told about but has not seen yet. */
 const EVENT_CATCH_UP_MS = 1_000;
+/** How long later progress waits behind a missing event before the relay gives up on it. */
+const GAP_MS = 1_000;
 
 export type ProgressSink = (update: ProgressUpdate) => Promise<void> | void;
 
@@ -16,6 +18,19 @@ function createProgressRelay(deliver: ProgressSink) {
   let nextSeq = 1;
   let chain: Promise<void> = Promise.resolve();
   let waiter: { target: number; resolve: () => void } | undefined;
+  let gapTimer: NodeJS.Timeout | undefined;
+
+  /** A lost event must not freeze the progress after it: after a while, go on without it. */
+  const watchGap = (): void => {
+    if (gapTimer !== undefined || early.size === 0) return;
+    gapTimer = setTimeout(() => {
+      gapTimer = undefined;
+      const next = Math.min(...early.keys());
+      if (next > nextSeq) nextSeq = next;
+      flush();
+    }, GAP_MS);
+    gapTimer.unref();
+  };
 
   const flush = (): void => {
     for (let event = early.get(nextSeq); event !== undefined; event = early.get(nextSeq)) {
@@ -27,6 +42,11 @@ function createProgressRelay(deliver: ProgressSink) {
       chain = chain.then(() => deliver(update)).catch(() => undefined);
     }
     if (waiter !== undefined && nextSeq > waiter.target) waiter.resolve();
+    if (early.size === 0 && gapTimer !== undefined) {
+      clearTimeout(gapTimer);
+      gapTimer = undefined;
+    }
+    watchGap();
   };
 
   return {
@@ -59,6 +79,7 @@ function createProgressRelay(deliver: ProgressSink) {
         nextSeq = seq;
         flush();
       }
+      clearTimeout(gapTimer);
       await chain;
     },
   };

@@ -107,7 +107,7 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
     guarded(async () => {
       requireTasksExtension(caller, ctx);
       const { task, outcome } = await bus.getTask(caller.owner, taskId, true);
-      return (caller.modern ? modernTask(task, outcome) : legacyTask(task, outcome)) as never;
+      return (caller.modern ? modernTask(task, outcome) : legacyTask(task)) as never;
     }),
   );
 
@@ -142,7 +142,7 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
         waitMs: deps.waitMs,
         ...(progressToken === undefined ? {} : { onProgress: (p) => notify('notifications/progress', { ...p, progressToken }) }),
       });
-      await notify('notifications/tasks/status', legacyTask(end.task, end.outcome));
+      await notify('notifications/tasks/status', legacyTask(end.task));
       const related = { [RELATED_TASK_META_KEY]: { taskId } };
       if (!end.outcome.ok) {
         const { code, message } = rpcErrorOf(end.outcome);
@@ -156,8 +156,10 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
   server.setRequestHandler('tasks/update', { params: TaskIdParams }, ({ taskId }, ctx) =>
     guarded(async () => {
       requireTasksExtension(caller, ctx);
-      const { task } = await bus.getTask(caller.owner, taskId, false);
-      throw new McpbusError(ErrorCode.InvalidParams, `Task ${taskId} is ${task.status}, not waiting for input: mcpbus tasks never ask for input yet`);
+      // mcpbus tasks never wait for input yet, so no response is outstanding: the extension says
+      // to ignore such responses and acknowledge (an unknown task is still an error).
+      await bus.getTask(caller.owner, taskId, false);
+      return {} as never;
     }),
   );
 }

@@ -6,15 +6,15 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** A tool result with `isError` ends a 2025 task as `failed`; in 2026 it is a completed task's result. */
-function legacyStatus(info: TaskInfo, outcome: TaskOutcome | undefined): TaskStatus {
-  return info.status === 'completed' && outcome?.ok === true && outcome.result['isError'] === true ? 'failed' : info.status;
+function legacyStatus(info: TaskInfo): TaskStatus {
+  return info.status === 'completed' && info.resultIsError === true ? 'failed' : info.status;
 }
 
 /** A task as 2025-11-25 clients see it (`tasks/get`, `tasks/list`, CreateTaskResult, status notifications). */
-export function legacyTask(info: TaskInfo, outcome?: TaskOutcome): Record<string, unknown> {
+export function legacyTask(info: TaskInfo): Record<string, unknown> {
   const task: Record<string, unknown> = {
     taskId: info.taskId,
-    status: legacyStatus(info, outcome),
+    status: legacyStatus(info),
     createdAt: iso(info.createdAt),
     lastUpdatedAt: iso(info.lastUpdatedAt),
     ttl: info.ttlMs,

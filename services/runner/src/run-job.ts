@@ -4,6 +4,7 @@ import {
   ErrorCode,
   McpbusError,
   TERMINAL_TASK_STATUSES,
+  messageOf,
   type ProgressEvent,
   type ProgressUpdate,
   type ResultEvent,
@@ -15,12 +16,19 @@ import type { Logger } from 'pino';
 
 /** Failures worth another attempt of a retriable call: the upstream was not reached or did not answer in time. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set([ErrorCode.UpstreamUnavailable, ErrorCode.UpstreamTimeout, ErrorCode.Timeout]);
+/** Room kept for the rest of a ResultEvent around the result. */
+const EVENT_ENVELOPE_BYTES = 16 * 1024;
+
+/** The abort reason of calls a shutting-down runner leaves behind: their tasks are left for another runner. */
+export const SHUTDOWN = new McpbusError(ErrorCode.Cancelled, 'the runner shut down before the call finished');
 
 export interface RunJobDeps {
   sessions: ReadonlyMap<string, ServerSessions>;
   store: TaskStore;
   /** Attempts a retriable job gets at most, stalls included. */
   maxAttempts: number;
+  /** The largest outcome that can be announced on the bus (NATS max_payload). */
+  maxOutcomeBytes: number;
   publishProgress(event: ProgressEvent): void;
   publishResult(event: ResultEvent): void;
   /** Registers the call so a broadcast cancel can abort it; returns the unregister function. */
@@ -39,6 +47,23 @@ function outcomeUnknown(tool: string, retriable: boolean): McpbusError {
 }
 
 /**
+ * Ends a task unless it already ended, and, if this did it, tells the watchers. Returns false
+ * when the task had already ended (a cancel got there first).
+ */
+export async function endTask(deps: Pick<RunJobDeps, 'store' | 'publishResult' | 'log'>, callId: string, events: number | undefined, status: TaskStatus, outcome: TaskOutcome, message?: string): Promise<boolean> {
+  const { changed, record } = await deps.store.finish(callId, status, outcome, message);
+  if (changed && record !== undefined) {
+    try {
+      deps.publishResult({ v: 1, type: 'result', callId, events: events ?? record.info.events, task: record.info, outcome });
+    } catch (err: unknown) {
+      // Watchers also poll the task, so they learn of the end anyway.
+      deps.log.warn({ callId, err: messageOf(err) }, 'could not announce the end of a job');
+    }
+  }
+  return changed;
+}
+
+/**
  * Runs one call job. The task record decides what may happen: a task that already ended (it was
  * cancelled while it waited) is not run; a second start of a call that may not be retried means a
  * runner died mid-call, and the job ends `outcome_unknown` instead of running the tool twice.
@@ -47,62 +72,71 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
   const data = job.data;
   const { callId } = data;
   const log = deps.log.child({ callId, server: data.server, tool: data.tool, attempt: job.attemptsStarted });
-  const start = await deps.store.start(callId, 'running');
-  if (start === undefined || TERMINAL_TASK_STATUSES.has(start.status)) {
-    log.info({ status: start?.status ?? 'expired' }, 'job skipped: its task has already ended');
-    return {};
-  }
-  let seq = start.events;
-  const end = async (status: TaskStatus, outcome: TaskOutcome, message?: string): Promise<void> => {
-    const { changed, record } = await deps.store.finish(callId, status, outcome, message);
-    // Whoever ended the task tells the watchers; a cancel got there first otherwise.
-    if (changed && record !== undefined) deps.publishResult({ v: 1, type: 'result', callId, events: seq, task: record.info, outcome });
-  };
-  const fail = async (err: McpbusError): Promise<never> => {
-    await end('failed', { ok: false, error: err.toBody() }, err.message);
-    throw new UnrecoverableError(err.message);
-  };
-
-  if ((start.runs > 1 && !data.retriable) || start.runs > deps.maxAttempts) {
-    log.warn({ runs: start.runs }, 'job restarted after a runner stopped mid-call; not running it again');
-    return fail(outcomeUnknown(data.tool, data.retriable));
-  }
-  const sessions = deps.sessions.get(data.server);
-  if (sessions === undefined) return fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
-
+  // Tracked before the start is recorded, so a cancel that comes right after it is not missed.
   const abort = new AbortController();
   const untrack = deps.track(callId, abort);
   try {
-    const result = await callUpstreamTool(sessions, {
-      upstreamName: data.upstreamName,
-      arguments: data.arguments,
-      signal: abort.signal,
-      timeoutMs: data.timeoutMs,
-      keepUpstreamUris: data.byUpstreamName,
-      progressToken: `mcpbus-${callId}-${start.runs}`,
-      onProgress: (p: ProgressUpdate) => {
-        seq += 1;
-        deps.publishProgress({ v: 1, type: 'progress', callId, seq, ...p });
-        void job.updateProgress(p).catch(() => undefined);
-        void deps.store.progress(callId, p, seq).catch(() => undefined);
-      },
-    });
-    await end('completed', { ok: true, result });
+    const start = await deps.store.start(callId, 'running');
+    if (start === undefined || TERMINAL_TASK_STATUSES.has(start.status)) {
+      log.info({ status: start?.status ?? 'expired' }, 'job skipped: its task has already ended');
+      return {};
+    }
+    let events = start.events;
+    const fail = async (err: McpbusError): Promise<never> => {
+      await endTask(deps, callId, events, 'failed', { ok: false, error: err.toBody() }, err.message);
+      throw new UnrecoverableError(err.message);
+    };
+    if ((start.runs > 1 && !data.retriable) || start.runs > deps.maxAttempts) {
+      log.warn({ runs: start.runs }, 'job restarted after a runner stopped mid-call; not running it again');
+      return await fail(outcomeUnknown(data.tool, data.retriable));
+    }
+    const sessions = deps.sessions.get(data.server);
+    if (sessions === undefined) return await fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
+
+    let result: Record<string, unknown>;
+    try {
+      if (abort.signal.aborted) throw abort.signal.reason;
+      result = await callUpstreamTool(sessions, {
+        upstreamName: data.upstreamName,
+        arguments: data.arguments,
+        signal: abort.signal,
+        timeoutMs: data.timeoutMs,
+        keepUpstreamUris: data.byUpstreamName,
+        progressToken: `mcpbus-${callId}-${start.runs}`,
+        onProgress: (p: ProgressUpdate) => {
+          events += 1;
+          deps.publishProgress({ v: 1, type: 'progress', callId, seq: events, ...p });
+          void job.updateProgress(p).catch(() => undefined);
+          void deps.store.progress(callId, p, events).catch(() => undefined);
+        },
+      });
+    } catch (err: unknown) {
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
+      // A runner shutting down leaves the task as it is: another runner decides what happens to it.
+      if (reason === SHUTDOWN) throw new Error('the runner shut down mid-call', { cause: err });
+      const failure = reason instanceof McpbusError ? reason : new McpbusError(ErrorCode.Internal, 'the call failed inside the runner', { cause: err });
+      if (failure.code === ErrorCode.Cancelled) {
+        await endTask(deps, callId, events, 'cancelled', { ok: false, error: failure.toBody() }, failure.message);
+        throw new UnrecoverableError(failure.message);
+      }
+      const attempts = job.opts.attempts ?? 1;
+      if (data.retriable && TRANSIENT.has(failure.code) && job.attemptsMade + 1 < attempts) {
+        log.warn({ err: failure.message, attemptsMade: job.attemptsMade + 1, attempts }, 'job attempt failed; retrying');
+        throw failure;
+      }
+      return await fail(failure);
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(result));
+    if (bytes > deps.maxOutcomeBytes)
+      return await fail(new McpbusError(ErrorCode.PayloadTooLarge, `the result is ${bytes} bytes, more than the bus carries (${deps.maxOutcomeBytes}); raise max_payload in the nats-server config`));
+    await endTask(deps, callId, events, 'completed', { ok: true, result });
     return result;
-  } catch (err: unknown) {
-    if (err instanceof UnrecoverableError) throw err;
-    const failure = abort.signal.aborted && abort.signal.reason instanceof McpbusError ? abort.signal.reason : err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the call failed inside the runner');
-    if (failure.code === ErrorCode.Cancelled) {
-      await end('cancelled', { ok: false, error: failure.toBody() }, failure.message);
-      throw new UnrecoverableError(failure.message);
-    }
-    const attempts = job.opts.attempts ?? 1;
-    if (data.retriable && TRANSIENT.has(failure.code) && job.attemptsMade + 1 < attempts) {
-      log.warn({ err: failure.message, attemptsMade: job.attemptsMade + 1, attempts }, 'job attempt failed; retrying');
-      throw failure;
-    }
-    return fail(failure);
   } finally {
     untrack();
   }
+}
+
+/** Room to leave for the event around an outcome, given the bus's largest message. */
+export function maxOutcomeBytes(maxPayload: number | undefined): number {
+  return Math.max(1, (maxPayload ?? 1024 * 1024) - EVENT_ENVELOPE_BYTES);
 }

@@ -3,10 +3,10 @@ import { Worker } from 'bullmq';
 import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage, type ResultEvent } from '@mcpbus/protocol';
 import { createServerPools } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
-import { runJob } from './run-job.js';
+import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
 
 export interface StartRunnerOptions {
   config: McpbusConfig;
@@ -39,6 +39,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const store = createTaskStore(redis, settings.subjectRoot);
   const sessions = await createServerPools(config, log);
   const running = new Map<string, AbortController>();
+  const publishResult = (event: ResultEvent): void => nc.publish(subjects.callEvents(event.callId), encodeJson(event));
 
   const cancelSub = nc.subscribe(subjects.callCancelAny(), {
     callback: (err, msg) => {
@@ -62,8 +63,9 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         sessions,
         store,
         maxAttempts: settings.jobMaxAttempts,
+        maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
         publishProgress: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
-        publishResult: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
+        publishResult,
         track: (callId, abort) => {
           running.set(callId, abort);
           return () => running.delete(callId);
@@ -81,6 +83,14 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     },
   );
   worker.on('error', (err: Error) => log.warn({ err: err.message }, 'job queue error'));
+  // A job can fail for good after the processor threw before it could record the end (Redis
+  // trouble): the task must not stay "working". The event also fires for attempts that will be
+  // retried (no finishedOn yet); a task runJob already ended is left as it is.
+  worker.on('failed', (job, err) => {
+    if (job === undefined || !job.finishedOn) return;
+    const failure = new McpbusError(ErrorCode.OutcomeUnknown, `Outcome unknown: the job running ${job.data.tool} failed (${err.message})`);
+    void endTask({ store, publishResult, log }, job.data.callId, undefined, 'failed', { ok: false, error: failure.toBody() }, failure.message).catch(() => undefined);
+  });
   await worker.waitUntilReady();
   await nc.flush();
   log.info({ concurrency: settings.jobConcurrency }, 'runner ready');
@@ -89,19 +99,23 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
 
   let closing: Promise<void> | undefined;
   async function drain(): Promise<void> {
-    // Running jobs get the drain timeout; past it they are left to stall, and another runner
-    // decides (by the task record) whether they may run again.
-    const closed = worker.close();
+    // No new jobs; running ones get the drain timeout. Past it they are aborted without being
+    // ended and the connection dropped, so their locks lapse and another runner decides (by the
+    // task record) whether they may run again.
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), settings.drainTimeoutMs)));
-    if (await Promise.race([closed.then(() => false), timedOut])) {
-      log.warn({ jobs: running.size }, 'drain timeout: leaving running jobs to another runner');
-      await worker.close(true).catch(() => undefined);
-    }
+    const finished = await Promise.race([worker.pause().then(() => false), timedOut]);
     clearTimeout(timer);
+    if (finished) {
+      log.warn({ jobs: running.size }, 'drain timeout: leaving running jobs to another runner');
+      for (const abort of running.values()) abort.abort(SHUTDOWN);
+      redis.disconnect();
+    }
+    // A forced close must not hang on a connection that is gone.
+    await Promise.race([worker.close(true).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     cancelSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
-    await redis.quit().catch(() => redis.disconnect());
+    if (!finished) await redis.quit().catch(() => redis.disconnect());
     log.info('runner stopped');
   }
 

@@ -1,11 +1,13 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
 
 /** Callers that name no owner (there is no key configured) share this one. */
 export const ANONYMOUS_OWNER = 'anonymous';
 /** The shortest TTL a task gets, whatever the client asks: it must outlive a poll or two. */
 const MIN_TASK_TTL_MS = 10_000;
+/** How long a job may wait in the queue before its task may be forgotten (on top of its run time). */
+const QUEUE_WAIT_ALLOWANCE_MS = 3_600_000;
 
 export interface JobSubmitterDeps {
   config: McpbusConfig;
@@ -19,13 +21,14 @@ export type JobSubmitter = (req: CallToolRequest, server: ServerConfig, entry: C
 
 /**
  * Whether a call may run again after a runner died mid-call or a transient failure: the config
- * decides when it says, otherwise the tool's own read-only or idempotent annotation, and a call
- * with an idempotency key always may (its caller said so).
+ * decides when it says (the operator's `idempotent: false` wins over everything), then a call
+ * with an idempotency key may (its caller said so), then the tool's own read-only or idempotent
+ * annotation.
  */
 export function isRetriable(server: ServerConfig, entry: CatalogTool, idempotencyKey: string | undefined): boolean {
-  if (idempotencyKey !== undefined) return true;
   const configured = server.tools[entry.upstreamName]?.idempotent;
   if (configured !== undefined) return configured;
+  if (idempotencyKey !== undefined) return true;
   const annotations = entry.tool['annotations'] as { readOnlyHint?: unknown; idempotentHint?: unknown } | undefined;
   return annotations?.readOnlyHint === true || annotations?.idempotentHint === true;
 }
@@ -45,35 +48,41 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     if (!deps.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The job queue (Redis) cannot be reached, so long-running calls cannot start; try again shortly');
     const owner = req.owner ?? ANONYMOUS_OWNER;
     const ttlMs = Math.min(settings.taskMaxTtlMs, Math.max(MIN_TASK_TTL_MS, req.task?.ttlMs ?? settings.taskTtlMs));
-    const task = { taskId: req.callId, owner, server: server.name, tool: req.name, ttlMs, pollIntervalMs: settings.taskPollIntervalMs };
+    const retriable = isRetriable(server, entry, req.idempotencyKey);
+    const attempts = retriable ? settings.jobMaxAttempts : 1;
+    // A key names the call for its owner: the same key again finds the first call's task.
+    const taskId = req.idempotencyKey === undefined ? req.callId : idempotentCallId(owner, server.name, req.name, req.idempotencyKey);
+    const task = {
+      taskId,
+      owner,
+      server: server.name,
+      tool: req.name,
+      ttlMs,
+      holdMs: server.jobTimeoutMs * attempts + settings.jobBackoffMs * 2 ** Math.min(attempts, 20) + QUEUE_WAIT_ALLOWANCE_MS,
+      pollIntervalMs: settings.taskPollIntervalMs,
+    };
     const now = Date.now();
+    let created: boolean;
     try {
-      const created = await deps.store.create(req.progressToken === undefined ? task : { ...task, progressToken: req.progressToken }, now);
-      if (created) {
-        const job = {
-          v: 1 as const,
-          callId: req.callId,
-          server: server.name,
-          tool: req.name,
-          upstreamName: entry.upstreamName,
-          arguments: args,
-          byUpstreamName: req.byUpstreamName === true,
-          retriable: isRetriable(server, entry, req.idempotencyKey),
-          timeoutMs: server.jobTimeoutMs,
-        };
-        await enqueueCall(deps.queue, job, { maxAttempts: settings.jobMaxAttempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs }).catch(async (err: unknown) => {
-          await deps.store.finish(req.callId, 'failed', { ok: false, error: { code: ErrorCode.QueueUnavailable, message: 'the job could not be queued' } });
-          throw err;
-        });
-        return { taskId: task.taskId, status: 'working', createdAt: now, lastUpdatedAt: now, ttlMs, pollIntervalMs: task.pollIntervalMs, server: task.server, tool: task.tool, events: 0 };
-      }
-      // The same idempotency key again: the first call's task, as it stands.
-      const record = await deps.store.get(req.callId, owner);
-      if (record === undefined) throw new McpbusError(ErrorCode.UnknownTask, `Task ${req.callId} vanished as it was created`);
-      return record.info;
+      created = await deps.store.create(req.progressToken === undefined ? task : { ...task, progressToken: req.progressToken }, now);
     } catch (err: unknown) {
-      if (err instanceof McpbusError) throw err;
+      throw new McpbusError(ErrorCode.QueueUnavailable, `The task store (Redis) failed: ${messageOf(err)}`, { cause: err });
+    }
+    if (!created) {
+      const record = await deps.store.get(taskId, owner);
+      if (record === undefined) throw new McpbusError(ErrorCode.UnknownTask, `Task ${taskId} expired as it was looked up; try again`);
+      return record.info;
+    }
+    const job = { v: 1 as const, callId: taskId, server: server.name, tool: req.name, upstreamName: entry.upstreamName, arguments: args, byUpstreamName: req.byUpstreamName === true, retriable, timeoutMs: server.jobTimeoutMs };
+    try {
+      // A keyed task's BullMQ job gets an id of its own: the job of an earlier, expired task with
+      // the same key may still be retained, and adding under its id would silently do nothing.
+      await enqueueCall(deps.queue, job, { jobId: req.idempotencyKey === undefined ? taskId : `${taskId}-${now}`, attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
+    } catch (err: unknown) {
+      // No job, no task: the caller may simply try again (with the same key, too).
+      await deps.store.remove(taskId, owner).catch(() => undefined);
       throw new McpbusError(ErrorCode.QueueUnavailable, `The job queue (Redis) failed: ${messageOf(err)}`, { cause: err });
     }
+    return { taskId, status: 'working', createdAt: now, lastUpdatedAt: now, ttlMs, pollIntervalMs: task.pollIntervalMs, server: task.server, tool: task.tool, events: 0 };
   };
 }
