@@ -34,12 +34,18 @@ afterAll(async () => {
 });
 
 /** A runner in its own process, on the gateway's subject root, ready for jobs. */
-async function startRunnerProcess(): Promise<CliProcess> {
-  const config = writeConfig({ mcp_servers: options.servers, mcpbus_settings: options.settings });
+async function startRunnerProcess(settings: Record<string, unknown> = {}): Promise<CliProcess> {
+  const config = writeConfig({ mcp_servers: options.servers, mcpbus_settings: { ...options.settings, ...settings } });
   const runner = cli(['start', '--role', 'runner', '--config', config]);
   runners.push(runner);
   await eventually(() => (runner.output().includes('runner ready') ? Promise.resolve() : Promise.reject(new Error(`runner not ready: ${runner.output()}`))), { timeoutMs: 20_000 });
   return runner;
+}
+
+async function stopRunners(): Promise<void> {
+  for (const runner of runners) runner.kill('SIGTERM');
+  await Promise.all(runners.map((r) => r.exited));
+  runners.length = 0;
 }
 
 function url(): string {
@@ -98,6 +104,33 @@ describe('a runner killed mid-call', () => {
   });
 });
 
+describe('a runner told to stop', () => {
+  it('waits drain_timeout_ms for a running job, then leaves it to another runner without ending it', async () => {
+    // This runner alone must take the job.
+    await stopRunners();
+    const runner = await startRunnerProcess({ drain_timeout_ms: 500 });
+    const before = await stats();
+    const task = await startTask('fragile-slow', { steps: 30, delayMs: 100 });
+    await eventually(async () => {
+      if ((await stats()).started === before.started) throw new Error('not started yet');
+    });
+    const stoppedAt = Date.now();
+    runner.kill('SIGTERM');
+    expect(await runner.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+    expect((await taskOf(task.taskId)).status).toBe('working');
+
+    await startRunnerProcess();
+    const ended = await eventually(async () => {
+      const now = await taskOf(task.taskId);
+      if (now.status === 'working') throw new Error('still working');
+      return now;
+    }, { timeoutMs: 30_000 });
+    expect(ended.status).toBe('failed');
+    expect(ended.statusMessage).toMatch(/^Outcome unknown/);
+  });
+});
+
 describe('retries', () => {
   it('retries a retriable job after a transient upstream failure, with backoff, and never a non-retriable one', async () => {
     const port = await freePort();
@@ -148,8 +181,7 @@ describe('task state in Redis', () => {
     await eventually(async () => {
       if ((await taskOf(task.taskId)).status !== 'completed') throw new Error('not done yet');
     }, { timeoutMs: 20_000 });
-    for (const runner of runners) runner.kill('SIGTERM');
-    await Promise.all(runners.map((r) => r.exited));
+    await stopRunners();
     await gateway?.close();
 
     gateway = await startGateway(options);

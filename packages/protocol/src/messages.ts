@@ -11,6 +11,9 @@ export const INVALID_ARGUMENTS_META_KEY = 'mcpbus/invalidArguments';
 /** `_meta` key under which tools/list reports servers that are missing from the list. */
 export const FAILURES_META_KEY = 'mcpbus/failures';
 
+/** The owner of calls whose caller presents no key (no master key configured). */
+export const ANONYMOUS_OWNER = 'anonymous';
+
 /** `_meta` key of a `tools/call` naming the caller's idempotency key (makes a job call retriable and deduplicated). */
 export const IDEMPOTENCY_KEY_META_KEY = 'mcpbus/idempotencyKey';
 

@@ -1,9 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { keyFingerprint } from './auth.js';
+import { ANONYMOUS_OWNER } from '@mcpbus/protocol';
 import type { Scope } from './scope.js';
 
-/** The owner of calls made without a key (no master key configured). */
-export const ANONYMOUS = 'anonymous';
 const MODERN_REVISION = '2026-07-28';
 
 /** Who makes a request and how: what every call and task operation needs to know of it. */
@@ -29,6 +28,6 @@ export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
   const version = headers['mcp-protocol-version'];
   const key = headers['idempotency-key'];
   const modern = typeof version === 'string' && version >= MODERN_REVISION;
-  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS : fingerprint, modern, abortCancelsJob: modern };
+  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS_OWNER : fingerprint, modern, abortCancelsJob: modern };
   return typeof key === 'string' && key !== '' ? { ...caller, idempotencyKey: key } : caller;
 }

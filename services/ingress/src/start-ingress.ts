@@ -5,7 +5,7 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
+import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { keyFingerprint, keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
@@ -18,7 +18,7 @@ import { LEGACY_MESSAGES_PATH, createLegacySse } from './legacy-sse.js';
 import { createCallRelay, type CallRelay } from './relay-call.js';
 import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
-import { ANONYMOUS, callerOf, type Caller } from './caller.js';
+import { callerOf, type Caller } from './caller.js';
 import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 
 export interface StartIngressOptions {
@@ -73,7 +73,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
   // The SDK builds a server per request; the request's caller reaches its factory through this.
   const callerOfRequest = new AsyncLocalStorage<Caller>();
-  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS, modern: false, abortCancelsJob: false };
+  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS_OWNER, modern: false, abortCancelsJob: false };
   const handler = createMcpHandler(() => createGatewayServer(config, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
   });
@@ -90,7 +90,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     subjects,
     // Legacy SSE sessions belong to the key that opened them; their requests end early only by
     // an explicit notifications/cancelled (or the session closing), which cancels a job too.
-    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS : keyHash, modern: false, abortCancelsJob: true }, bus, relay, log),
+    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS_OWNER : keyHash, modern: false, abortCancelsJob: true }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });

@@ -1,9 +1,7 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
+import { ANONYMOUS_OWNER, ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
 
-/** Callers that name no owner (there is no key configured) share this one. */
-export const ANONYMOUS_OWNER = 'anonymous';
 /** The shortest TTL a task gets, whatever the client asks: it must outlive a poll or two. */
 const MIN_TASK_TTL_MS = 10_000;
 /** How long a job may wait in the queue before its task may be forgotten (on top of its run time). */
