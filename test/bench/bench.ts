@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Target } from './load.js';
 import { coldList, latencyAtRate, progressRelay, rawLatencyAtRate, rawThroughput, sdkThroughput, warmList, type LatencyOutcome, type ProgressOutcome, type ThroughputOutcome, type Watched } from './phases.js';
-import { jobThroughput, progressLatency, type JobThroughput, type ProgressLatency } from './jobs.js';
+import { jobPickup, jobThroughput, progressLatency, type JobPickup, type JobThroughput, type ProgressLatency } from './jobs.js';
 import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
 import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
 
@@ -135,6 +135,7 @@ interface JobResults {
   direct: ProgressLatency;
   inline: ProgressLatency;
   job: ProgressLatency;
+  pickup: JobPickup;
   throughput: JobThroughput;
   local: JobThroughput;
 }
@@ -145,11 +146,13 @@ async function measureJobs(direct: Target, gateway: Target, subjectRoot: string,
   const inline = await progressLatency(gateway, gateway.slowTool, s.progressRuns);
   const job = await progressLatency(gateway, `${JOBS_SERVER_NAME}-slow`, s.progressRuns);
   const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  log(`job pickup: ${s.progressRuns * 10} sequential one-step jobs through the bus`);
+  const pickup = await jobPickup(natsUrl, subjectRoot, JOBS_SERVER_NAME, s.progressRuns * 10);
   log(`${s.jobs} echo jobs (HTTP upstream) through the bus, 256 submissions in flight`);
   const throughput = await jobThroughput(natsUrl, subjectRoot, JOBS_SERVER_NAME, `${JOBS_SERVER_NAME}-echo`, s.jobs, 256);
   log(`${s.jobs} in-process (mcp_tools) jobs through the bus, 256 submissions in flight`);
   const local = await jobThroughput(natsUrl, subjectRoot, LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`, s.jobs, 256);
-  return { direct: d, inline, job, throughput, local };
+  return { direct: d, inline, job, pickup, throughput, local };
 }
 
 function jobRows(r: JobResults): Row[] {
@@ -163,6 +166,9 @@ function jobRows(r: JobResults): Row[] {
     { metric: 'slow 20×5ms job: call → first progress (ms)', direct: r.direct.firstProgressMs, gateway: r.job.firstProgressMs },
     { metric: 'slow 20×5ms job: call → result (ms)', direct: r.direct.resultMs, gateway: r.job.resultMs },
     { metric: 'slow 20×5ms job: progress received', direct: r.direct.notifications, gateway: r.job.notifications, digits: 0 },
+    { metric: 'bus: job queued → first progress p50 (ms)', direct: undefined, gateway: r.pickup.enqueueToFirstProgressMs.p50 },
+    { metric: 'bus: job queued → first progress p99 (ms)', direct: undefined, gateway: r.pickup.enqueueToFirstProgressMs.p99 },
+    { metric: 'bus: job queued → result p50 (ms)', direct: undefined, gateway: r.pickup.enqueueToResultMs.p50 },
     { metric: `echo jobs/s via the bus (${t.jobs} jobs)`, direct: undefined, gateway: t.jobsPerSecond, digits: 0 },
     { metric: 'echo job: submit → queued p50 (ms)', direct: undefined, gateway: t.acceptMs.p50 },
     { metric: 'echo job: submit → end p50 (ms), under load', direct: undefined, gateway: t.endMs.p50 },

@@ -114,3 +114,58 @@ export async function jobThroughput(natsUrl: string, subjectRoot: string, server
   await nc.drain();
   return { jobs: count, jobsPerSecond: count / seconds, acceptMs: summarize(accept), endMs: summarize(end), failed };
 }
+
+export interface JobPickup {
+  /** Reply received (the job is queued) → first progress event, per job. */
+  enqueueToFirstProgressMs: Summary;
+  /** Reply received → the job's end event, per job. */
+  enqueueToResultMs: Summary;
+}
+
+/**
+ * Sequential jobs on an idle queue, watched on the bus like a platform would: each is a
+ * task-augmented call of `slow` with one step and no delay, so the upstream reports progress at
+ * once. Times run from the worker's reply (the job is queued) to the first progress event and
+ * to the end event.
+ */
+export async function jobPickup(natsUrl: string, subjectRoot: string, server: string, runs: number): Promise<JobPickup> {
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'mcpbus-bench-pickup' });
+  const subjects = createSubjects(subjectRoot);
+  const first: number[] = [];
+  const end: number[] = [];
+  try {
+    for (let i = -5; i < runs; i += 1) {
+      const callId = newCallId();
+      let queuedAt = Number.NaN;
+      let firstAt = Number.NaN;
+      let endAt = Number.NaN;
+      let ended: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => (ended = resolve));
+      const sub = nc.subscribe(subjects.callEvents(callId), {
+        callback: (_err, msg) => {
+          const type = msg.json<{ type: string }>().type;
+          if (type === 'progress' && Number.isNaN(firstAt)) firstAt = performance.now();
+          if (type === 'result') {
+            endAt = performance.now();
+            ended();
+          }
+        },
+      });
+      await nc.flush();
+      const body: CallToolRequest = { v: 1, callId, server, name: `${server}-slow`, arguments: { steps: 1, delayMs: 0 }, progress: false, deadlineAt: Date.now() + 30_000, owner: 'bench', task: {} };
+      const sentAt = performance.now();
+      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000 })).json<{ ok: boolean }>();
+      queuedAt = performance.now();
+      if (!reply.ok) throw new Error(`job refused: ${JSON.stringify(reply)}`);
+      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('a job did not end within 30 s')), 30_000))]);
+      sub.unsubscribe();
+      if (i < 0) continue; // warm-up
+      // The first progress may come before the reply does (the runner is that quick): count from the send then.
+      first.push(firstAt - (firstAt < queuedAt ? sentAt : queuedAt));
+      end.push(endAt - queuedAt);
+    }
+  } finally {
+    await nc.drain();
+  }
+  return { enqueueToFirstProgressMs: summarize(first), enqueueToResultMs: summarize(end) };
+}
