@@ -5,7 +5,7 @@ import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { CALL_QUEUE, jobKeys } from '@mcpbus/jobs';
-import { connectClient, textOf, withKey } from '../harness/clients.js';
+import { alternatingFetch, connectClient, textOf, withKey } from '../harness/clients.js';
 import { startGateway, type TestGateway } from '../harness/gateway.js';
 import { EVERYTHING_BIN, REPO_ROOT } from '../harness/paths.js';
 import { legacyRpc, modernRpc, progressOf, responseOf } from '../harness/raw-mcp.js';
@@ -180,6 +180,29 @@ describe('cancellation', () => {
       const now = await slowStats();
       if (now.cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
     }, { timeoutMs: 5_000 });
+  });
+
+  it.each(['v2-legacy', 'v1'] as const)('a stateless 2025 client’s notifications/cancelled (%s) cancels the job, from any replica', async (kind) => {
+    const before = await slowStats();
+    // Requests alternate between the replicas: the cancel may land where the call does not wait.
+    const client = await connectClient(kind, urls[0] as string, ALICE, { fetch: alternatingFetch(urls) });
+    try {
+      const abort = new AbortController();
+      const call = client.callTool('jobs-slow', { steps: 100, delayMs: 50 }, {
+        signal: abort.signal,
+        onprogress: (p) => {
+          if (p.progress >= 2) abort.abort('enough');
+        },
+      });
+      await expect(call).rejects.toThrow();
+      await eventually(async () => {
+        if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
+      }, { timeoutMs: 5_000 });
+      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
+      expect(tasks.at(-1)?.status).toBe('cancelled');
+    } finally {
+      await client.close();
+    }
   });
 
   it('a legacy SSE client’s notifications/cancelled cancels the job', async () => {

@@ -216,6 +216,15 @@ export interface SessionMessage {
   keyHash: string;
 }
 
+/** A 2025-era client's `notifications/cancelled`, for the replica that holds the request it names. */
+export interface RequestCancelled {
+  v: 1;
+  owner: string;
+  /** The JSON-RPC id of the cancelled request, as the client sent it. */
+  requestId: string | number;
+  reason?: string;
+}
+
 export interface CallToolOk {
   ok: true;
   result: Record<string, unknown>;
@@ -396,6 +405,13 @@ export const SCHEMAS = Object.freeze({
       message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } },
       keyHash: { type: 'string', maxLength: 64 },
     },
+    additionalProperties: false,
+  },
+  RequestCancelled: {
+    $id: 'https://mcpbus.dev/schemas/v1/request-cancelled.json',
+    type: 'object',
+    required: ['v', 'owner', 'requestId'],
+    properties: { v: { const: 1 }, owner, requestId: { type: ['string', 'integer'] }, reason: { type: 'string', maxLength: 1000 } },
     additionalProperties: false,
   },
   Reply: {

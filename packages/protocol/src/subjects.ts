@@ -57,6 +57,11 @@ export interface Subjects {
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
   /**
+   * Broadcast to every ingress: a stateless 2025-era client sent `notifications/cancelled` for one
+   * of its requests; the replica holding that request (or its job) acts on it.
+   */
+  requestCancelled(): string;
+  /**
    * Request/reply: a message POSTed for a legacy SSE session, delivered to whichever ingress
    * replica holds the session's stream.
    */
@@ -86,6 +91,7 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     tasksList: () => `${base}.tasks.list`,
     tasksCancel: () => `${base}.tasks.cancel`,
     workersPing: () => `${base}.workers.ping`,
+    requestCancelled: () => `${base}.requests.cancelled`,
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });
 }

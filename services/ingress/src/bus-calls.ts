@@ -57,6 +57,11 @@ export interface CallOptions {
   /** The longest a caller waits for a job's end. */
   jobWaitMs: number;
   /**
+   * Told when the call became a job the caller waits for; the returned function is called when
+   * the wait ends (whether the client went away).
+   */
+  onQueued?: (taskId: string) => (clientGone: boolean) => void;
+  /**
    * The client takes a task in place of a result: always (`onlyIfJob` unset: it asked for one),
    * or when the call runs as a job anyway (a 2026 client that declared the Tasks extension).
    */
@@ -96,6 +101,8 @@ export interface BusCalls {
 }
 
 const isTerminal = (task: TaskInfo): boolean => TERMINAL_TASK_STATUSES.has(task.status);
+/** Read at call time, past any narrowing of an earlier check. */
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 function resultOf(outcome: TaskOutcome): Record<string, unknown> {
   if (outcome.ok) return outcome.result;
@@ -211,8 +218,13 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
         const late = watch === undefined || taskId !== callId;
         if (taskId !== callId) watch?.close();
         if (late) watch = watchCall(nc, subjects.callEvents(taskId), options.onProgress);
-        const end = await untilEnded(watch as CallWatch, options.owner, taskId, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob, late });
-        return { result: resultOf(end.outcome) };
+        const release = options.onQueued?.(taskId);
+        try {
+          const end = await untilEnded(watch as CallWatch, options.owner, taskId, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob, late });
+          return { result: resultOf(end.outcome) };
+        } finally {
+          release?.(isAborted(options.signal));
+        }
       }
       await watch?.settle(reply.events ?? 0);
       return { result: reply.result };

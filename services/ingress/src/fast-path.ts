@@ -48,7 +48,7 @@ export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unk
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
     res.end(json);
   };
-  relay.call({ name: call.name, arguments: call.arguments, caller, signal: abort.signal }).then(
+  relay.call({ name: call.name, arguments: call.arguments, caller, signal: abort.signal, requestId: call.id }).then(
     (result) => send({ result }),
     (err: unknown) => {
       const error = toProtocolError(err, log);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
 import type { ProgressSink } from './call-watch.js';
 import type { Caller } from './caller.js';
+import type { JobCancels } from './job-cancels.js';
 
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
 export function toProtocolError(err: unknown, log: Logger): ProtocolError {
@@ -28,6 +29,8 @@ export interface RelayCallRequest {
   progressToken?: string | number;
   /** The request's `_meta`, which may carry an idempotency key. */
   meta?: Record<string, unknown> | undefined;
+  /** The JSON-RPC id, by which a stateless client's `notifications/cancelled` names the call. */
+  requestId?: string | number;
 }
 
 /** Calls tools on behalf of a client; every method rejects with a McpbusError. */
@@ -49,7 +52,7 @@ function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
  * the JSON fast path, REST): find the server (from the name's prefix, or the scope's single
  * server), refuse names outside the scope without a bus round trip, and call it over the bus.
  */
-export function createCallRelay(config: McpbusConfig, bus: BusCalls): CallRelay {
+export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: JobCancels): CallRelay {
   const configured = new Map<string, ServerConfig>(config.servers.map((s) => [s.name, s]));
   const optionsOf = (request: RelayCallRequest): CallOptions => {
     const { scope } = request.caller;
@@ -72,7 +75,14 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls): CallRelay 
       ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
       ...(request.progressToken === undefined ? {} : { progressToken: request.progressToken }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...onQueued(request),
     };
+  };
+  // Where a dropped connection does not cancel a job, the client's notifications/cancelled must.
+  const onQueued = (request: RelayCallRequest): Pick<CallOptions, 'onQueued'> => {
+    const { requestId } = request;
+    if (cancels === undefined || requestId === undefined || request.caller.abortCancelsJob) return {};
+    return { onQueued: (taskId) => cancels.track(request.caller.owner, requestId, taskId) };
   };
   const invoke = async (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
     try {

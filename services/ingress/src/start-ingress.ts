@@ -20,6 +20,8 @@ import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 import { callerOf, type Caller } from './caller.js';
 import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
+import { createJobCancels } from './job-cancels.js';
+import { isJsonObject } from './json-object.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -59,7 +61,9 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const { config, nc } = options;
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
-  const untracked = createCallRelay(config, bus);
+  const subjects = createSubjects(config.settings.subjectRoot);
+  const cancels = createJobCancels(nc, subjects, (owner, taskId, reason) => bus.cancelTask(owner, taskId, reason), log);
+  const untracked = createCallRelay(config, bus, cancels);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
   const tracked = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
@@ -83,7 +87,6 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
   const knownServers: ReadonlySet<string> = new Set(config.servers.map((s) => s.name));
   const rest: RestDeps = { bus, relay, knownServers, separator: settings.toolSeparator, readBody, log };
-  const subjects = createSubjects(settings.subjectRoot);
   const callsHttp: CallsHttpDeps = { bus, waitMs: settings.taskMaxTtlMs, log };
   const legacy = createLegacySse({
     nc,
@@ -154,6 +157,9 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
+    // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
+    if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))
+      cancels.broadcast(caller.owner, body['params']['requestId'], body['params']['reason']);
     if (tryFastCall(req, res, body, caller, relay, log)) return;
     return callerOfRequest.run(caller, () => mcp(req, res, body));
   }
@@ -243,6 +249,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     legacy.startDraining();
     while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     changes.unsubscribe();
+    cancels.close();
     await legacy.close();
     await handler.close();
     server.closeAllConnections();

@@ -53,6 +53,7 @@ export async function serveToolCall(raw: unknown, ctx: ServerContext, deps: Tool
     caller,
     signal: ctx.mcpReq.signal,
     meta,
+    requestId: ctx.mcpReq.id,
     ...(progressToken === undefined
       ? {}
       : {

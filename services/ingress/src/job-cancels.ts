@@ -1,0 +1,73 @@
+import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { messageOf, type RequestCancelled, type Subjects } from '@mcpbus/protocol';
+import type { Logger } from 'pino';
+
+/**
+ * How long after its client went away a waiting job call still answers to that client's
+ * `notifications/cancelled`: a stateless client drops the connection and sends the notification
+ * at the same moment, and either may arrive first.
+ */
+const LINGER_MS = 10_000;
+
+export interface JobCancels {
+  /**
+   * A blocking job call for `owner`'s JSON-RPC request `requestId` waits on task `taskId`. Call
+   * the returned function when the wait ends, saying whether the client went away.
+   */
+  track(owner: string, requestId: string | number, taskId: string): (clientGone: boolean) => void;
+  /** A stateless 2025-era client cancelled one of its requests: tell every replica. */
+  broadcast(owner: string, requestId: unknown, reason: unknown): void;
+  close(): void;
+}
+
+const keyOf = (owner: string, requestId: string | number): string => `${owner}\u0000${JSON.stringify(requestId)}`;
+
+/**
+ * Makes 2025-era `notifications/cancelled` cancel job calls. Stateless clients (no
+ * `Mcp-Session-Id`) are told apart only by their key, so a cancel names (owner, request id): it
+ * reaches the job call of that owner's request with that id, on whichever replica it waits. A
+ * dropped connection alone does not cancel a job; the notification does.
+ */
+export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelTask: (owner: string, taskId: string, reason: string) => Promise<unknown>, log: Logger): JobCancels {
+  const waiting = new Map<string, Set<string>>();
+  const sub = nc.subscribe(subjects.requestCancelled(), {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      try {
+        const cancel = decodeBody<RequestCancelled>(msg.data, 'RequestCancelled');
+        for (const taskId of waiting.get(keyOf(cancel.owner, cancel.requestId)) ?? []) {
+          log.info({ taskId }, 'job cancelled by its client (notifications/cancelled)');
+          void cancelTask(cancel.owner, taskId, cancel.reason ?? 'the client cancelled the request').catch(() => undefined);
+        }
+      } catch (failure: unknown) {
+        log.warn({ err: messageOf(failure) }, 'ignored malformed request cancel');
+      }
+    },
+  });
+  return {
+    track(owner, requestId, taskId) {
+      const key = keyOf(owner, requestId);
+      const tasks = waiting.get(key) ?? new Set<string>();
+      tasks.add(taskId);
+      waiting.set(key, tasks);
+      const forget = (): void => {
+        tasks.delete(taskId);
+        if (tasks.size === 0 && waiting.get(key) === tasks) waiting.delete(key);
+      };
+      return (clientGone) => {
+        if (clientGone) setTimeout(forget, LINGER_MS).unref();
+        else forget();
+      };
+    },
+    broadcast(owner, requestId, reason) {
+      if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+      const cancel: RequestCancelled = { v: 1, owner, requestId };
+      if (typeof reason === 'string') cancel.reason = reason.slice(0, 1000);
+      nc.publish(subjects.requestCancelled(), encodeJson(cancel));
+    },
+    close() {
+      sub.unsubscribe();
+      waiting.clear();
+    },
+  };
+}
