@@ -147,11 +147,11 @@ async function measureJobs(direct: Target, gateway: Target, subjectRoot: string,
   const job = await progressLatency(gateway, `${JOBS_SERVER_NAME}-slow`, s.progressRuns);
   const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
   log(`job pickup: ${s.progressRuns * 10} sequential one-step jobs through the bus`);
-  const pickup = await jobPickup(natsUrl, subjectRoot, JOBS_SERVER_NAME, s.progressRuns * 10);
+  const pickup = await jobPickup(natsUrl, BENCH_MASTER_KEY, subjectRoot, JOBS_SERVER_NAME, s.progressRuns * 10);
   log(`${s.jobs} echo jobs (HTTP upstream) through the bus, 256 submissions in flight`);
-  const throughput = await jobThroughput(natsUrl, subjectRoot, JOBS_SERVER_NAME, `${JOBS_SERVER_NAME}-echo`, s.jobs, 256);
+  const throughput = await jobThroughput(natsUrl, BENCH_MASTER_KEY, subjectRoot, JOBS_SERVER_NAME, `${JOBS_SERVER_NAME}-echo`, s.jobs, 256);
   log(`${s.jobs} in-process (mcp_tools) jobs through the bus, 256 submissions in flight`);
-  const local = await jobThroughput(natsUrl, subjectRoot, LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`, s.jobs, 256);
+  const local = await jobThroughput(natsUrl, BENCH_MASTER_KEY, subjectRoot, LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`, s.jobs, 256);
   return { direct: d, inline, job, pickup, throughput, local };
 }
 

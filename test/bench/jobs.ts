@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { apiKeyHeaders } from '@mcpbus/bus';
 import { createSubjects, newCallId, type CallToolRequest, type TaskInfo } from '@mcpbus/protocol';
 import { connectSdkClient, type Target } from './load.js';
 import { median, summarize, type Summary } from './stats.js';
@@ -69,7 +70,7 @@ export interface JobThroughput {
  * echo calls, `inFlight` at a time, each followed to its end event. Measures the job engine
  * (worker validation and enqueue, BullMQ, runner, upstream call) without HTTP in front.
  */
-export async function jobThroughput(natsUrl: string, subjectRoot: string, server: string, tool: string, count: number, inFlight: number): Promise<JobThroughput> {
+export async function jobThroughput(natsUrl: string, apiKey: string, subjectRoot: string, server: string, tool: string, count: number, inFlight: number): Promise<JobThroughput> {
   const nc: NatsConnection = await connect({ servers: natsUrl, name: 'mcpbus-bench-jobs' });
   const subjects = createSubjects(subjectRoot);
   const submitted = new Map<string, number>();
@@ -99,10 +100,10 @@ export async function jobThroughput(natsUrl: string, subjectRoot: string, server
     while (next < count) {
       next += 1;
       const callId = newCallId();
-      const body: CallToolRequest = { v: 1, callId, server, name: tool, arguments: { text: 'job' }, progress: false, deadlineAt: Date.now() + 30_000, owner: 'bench', task: {} };
+      const body: CallToolRequest = { v: 1, callId, server, name: tool, arguments: { text: 'job' }, progress: false, deadlineAt: Date.now() + 30_000, task: {} };
       const at = performance.now();
       submitted.set(callId, at);
-      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000 })).json<{ ok: boolean; task?: TaskInfo }>();
+      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000, headers: apiKeyHeaders(apiKey) })).json<{ ok: boolean; task?: TaskInfo }>();
       if (!reply.ok || reply.task === undefined) throw new Error(`job refused: ${JSON.stringify(reply)}`);
       accept.push(performance.now() - at);
     }
@@ -128,7 +129,7 @@ export interface JobPickup {
  * once. Times run from the worker's reply (the job is queued) to the first progress event and
  * to the end event.
  */
-export async function jobPickup(natsUrl: string, subjectRoot: string, server: string, runs: number): Promise<JobPickup> {
+export async function jobPickup(natsUrl: string, apiKey: string, subjectRoot: string, server: string, runs: number): Promise<JobPickup> {
   const nc: NatsConnection = await connect({ servers: natsUrl, name: 'mcpbus-bench-pickup' });
   const subjects = createSubjects(subjectRoot);
   const first: number[] = [];
@@ -152,9 +153,9 @@ export async function jobPickup(natsUrl: string, subjectRoot: string, server: st
         },
       });
       await nc.flush();
-      const body: CallToolRequest = { v: 1, callId, server, name: `${server}-slow`, arguments: { steps: 1, delayMs: 0 }, progress: false, deadlineAt: Date.now() + 30_000, owner: 'bench', task: {} };
+      const body: CallToolRequest = { v: 1, callId, server, name: `${server}-slow`, arguments: { steps: 1, delayMs: 0 }, progress: false, deadlineAt: Date.now() + 30_000, task: {} };
       const sentAt = performance.now();
-      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000 })).json<{ ok: boolean }>();
+      const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000, headers: apiKeyHeaders(apiKey) })).json<{ ok: boolean }>();
       queuedAt = performance.now();
       if (!reply.ok) throw new Error(`job refused: ${JSON.stringify(reply)}`);
       await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('a job did not end within 30 s')), 30_000))]);

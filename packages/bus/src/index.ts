@@ -1,3 +1,4 @@
 export * from './connect.js';
 export * from './codec.js';
 export * from './request.js';
+export * from './api-key.js';

@@ -5,3 +5,4 @@ export * from './tool-names.js';
 export * from './redact.js';
 export * from './resource-uris.js';
 export * from './call-ids.js';
+export * from './api-keys.js';

@@ -59,8 +59,6 @@ export interface CallToolRequest {
   /** Publish progress events on the call's events subject. */
   progress: boolean;
   deadlineAt: number;
-  /** Who is calling (a fingerprint of the caller's key); a job is only ever visible to its owner. */
-  owner?: string;
   /**
    * The client takes a task in place of a result: the call runs as a job and the reply is the
    * task, at once. With `onlyIfJob`, only when the call runs as a job anyway (by config).
@@ -115,9 +113,9 @@ export interface ResultEvent {
   outcome: TaskOutcome;
 }
 
+/** Task requests see the tasks of the key in their Mcpbus-Api-Key header only. */
 export interface TaskGetRequest {
   v: 1;
-  owner: string;
   taskId: string;
   /** Include the outcome when the task has ended. */
   outcome?: boolean;
@@ -131,7 +129,6 @@ export interface TaskGetResult {
 
 export interface TaskListRequest {
   v: 1;
-  owner: string;
   cursor?: string;
   limit?: number;
 }
@@ -143,7 +140,6 @@ export interface TaskListResult {
 
 export interface TaskCancelRequest {
   v: 1;
-  owner: string;
   taskId: string;
   reason?: string;
 }
@@ -306,7 +302,6 @@ export const SCHEMAS = Object.freeze({
       arguments: { type: 'object' },
       progress: { type: 'boolean' },
       deadlineAt,
-      owner,
       task: { type: 'object', properties: { ttlMs: { type: 'integer', minimum: 0 }, onlyIfJob: { type: 'boolean' } }, additionalProperties: false },
       progressToken: { type: ['string', 'integer'] },
       idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
@@ -323,22 +318,22 @@ export const SCHEMAS = Object.freeze({
   TaskGetRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/task-get-request.json',
     type: 'object',
-    required: ['v', 'owner', 'taskId'],
-    properties: { v: { const: 1 }, owner, taskId: { type: 'string', maxLength: 256 }, outcome: { type: 'boolean' } },
+    required: ['v', 'taskId'],
+    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, outcome: { type: 'boolean' } },
     additionalProperties: false,
   },
   TaskListRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/task-list-request.json',
     type: 'object',
-    required: ['v', 'owner'],
-    properties: { v: { const: 1 }, owner, cursor: { type: 'string', maxLength: 512 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+    required: ['v'],
+    properties: { v: { const: 1 }, cursor: { type: 'string', maxLength: 512 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
     additionalProperties: false,
   },
   TaskCancelRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/task-cancel-request.json',
     type: 'object',
-    required: ['v', 'owner', 'taskId'],
-    properties: { v: { const: 1 }, owner, taskId: { type: 'string', maxLength: 256 }, reason: { type: 'string', maxLength: 1000 } },
+    required: ['v', 'taskId'],
+    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, reason: { type: 'string', maxLength: 1000 } },
     additionalProperties: false,
   },
   ProgressEvent: {

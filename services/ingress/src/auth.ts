@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+
+export { keysMatch as keyMatches } from '@mcpbus/protocol';
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -20,18 +21,4 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
     if (value !== undefined && value.trim() !== '') return stripBearer(value);
   }
   return undefined;
-}
-
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-
-/** Constant-time comparison of a presented key with the master key. */
-export function keyMatches(presented: string | undefined, masterKey: string): boolean {
-  if (presented === undefined) return false;
-  return timingSafeEqual(digest(presented), digest(masterKey));
-}
-
-/** SHA-256 (hex) of the key a request presents, or '' without one: binds legacy sessions to their key. */
-export function keyFingerprint(headers: IncomingHttpHeaders): string {
-  const key = presentedKey(headers);
-  return key === undefined ? '' : digest(key).toString('hex');
 }

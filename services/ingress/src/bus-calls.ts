@@ -1,4 +1,4 @@
-import { busRequest, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { apiKeyHeaders, busRequest, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import {
   ErrorCode,
@@ -24,6 +24,7 @@ import {
   type TaskOutcome,
 } from '@mcpbus/protocol';
 import { watchCall, type CallWatch, type ProgressSink } from './call-watch.js';
+import type { Credential } from './caller.js';
 
 export type { ProgressUpdate } from '@mcpbus/protocol';
 
@@ -41,8 +42,8 @@ export interface CallOptions {
   byUpstreamName?: boolean;
   arguments: Record<string, unknown> | undefined;
   timeoutMs: number;
-  /** Who calls; jobs and tasks are theirs alone. */
-  owner: string;
+  /** Who calls (the key goes with the request); jobs and tasks are theirs alone. */
+  who: Credential;
   /** Receives every progress update in order, before the call resolves. */
   onProgress?: ProgressSink;
   /** The client's progress token, kept with a job for later `tasks/result` watchers. */
@@ -84,19 +85,19 @@ export interface FollowOptions {
 }
 
 export interface BusCalls {
-  listTools(servers?: readonly string[]): Promise<ListToolsResult>;
-  listItems(kind: ItemKind, servers?: readonly string[]): Promise<ListItemsResult>;
-  serverRpc(server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number): Promise<Record<string, unknown>>;
+  listTools(who: Credential, servers?: readonly string[]): Promise<ListToolsResult>;
+  listItems(who: Credential, kind: ItemKind, servers?: readonly string[]): Promise<ListItemsResult>;
+  serverRpc(who: Credential, server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number): Promise<Record<string, unknown>>;
   /**
    * A call's result, whether a worker ran it inline or it became a job; or, when the options
    * say the client takes tasks, the task it became.
    */
   callTool(options: CallOptions): Promise<CallResult>;
-  getTask(owner: string, taskId: string, withOutcome: boolean): Promise<TaskGetResult>;
-  listTasks(owner: string, cursor: string | undefined): Promise<TaskListResult>;
-  cancelTask(owner: string, taskId: string, reason: string): Promise<TaskInfo>;
+  getTask(who: Credential, taskId: string, withOutcome: boolean): Promise<TaskGetResult>;
+  listTasks(who: Credential, cursor: string | undefined): Promise<TaskListResult>;
+  cancelTask(who: Credential, taskId: string, reason: string): Promise<TaskInfo>;
   /** Waits for a task to end, relaying the progress it makes meanwhile. */
-  followTask(owner: string, taskId: string, options: FollowOptions): Promise<TaskEnd>;
+  followTask(who: Credential, taskId: string, options: FollowOptions): Promise<TaskEnd>;
   pingWorkers(timeoutMs: number): Promise<boolean>;
 }
 
@@ -117,12 +118,17 @@ function resultOf(outcome: TaskOutcome): Record<string, unknown> {
 export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCalls {
   const subjects = createSubjects(config.settings.subjectRoot);
 
-  const taskRequest = async <T>(subject: string, body: TaskGetRequest | TaskListRequest | TaskCancelRequest, what: string): Promise<T> =>
-    (await busRequest<T>(nc, subject, body, { timeoutMs: TASK_REQUEST_MS, what })).result;
-  const getTask = (owner: string, taskId: string, withOutcome: boolean): Promise<TaskGetResult> =>
-    taskRequest<TaskGetResult>(subjects.tasksGet(), { v: 1, owner, taskId, outcome: withOutcome }, 'tasks/get');
-  const cancelTask = async (owner: string, taskId: string, reason: string): Promise<TaskInfo> =>
-    (await taskRequest<{ task: TaskInfo }>(subjects.tasksCancel(), { v: 1, owner, taskId, reason }, 'tasks/cancel')).task;
+  /** A request carrying the caller's key: the worker checks it and takes the owner from it. */
+  const ask = async <T>(who: Credential, subject: string, body: unknown, options: { timeoutMs: number; what: string }) => {
+    const headers = apiKeyHeaders(who.key);
+    return busRequest<T>(nc, subject, body, headers === undefined ? options : { ...options, headers });
+  };
+  const taskRequest = async <T>(who: Credential, subject: string, body: TaskGetRequest | TaskListRequest | TaskCancelRequest, what: string): Promise<T> =>
+    (await ask<T>(who, subject, body, { timeoutMs: TASK_REQUEST_MS, what })).result;
+  const getTask = (who: Credential, taskId: string, withOutcome: boolean): Promise<TaskGetResult> =>
+    taskRequest<TaskGetResult>(who, subjects.tasksGet(), { v: 1, taskId, outcome: withOutcome }, 'tasks/get');
+  const cancelTask = async (who: Credential, taskId: string, reason: string): Promise<TaskInfo> =>
+    (await taskRequest<{ task: TaskInfo }>(who, subjects.tasksCancel(), { v: 1, taskId, reason }, 'tasks/cancel')).task;
 
   /**
    * Waits on `watch` for the job's end. The task is read at once (the end may have come before
@@ -130,7 +136,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
    * (an end event may be lost: core NATS is at-most-once). A task that no longer exists ends the
    * wait. The caller's abort either cancels the job or just stops the wait.
    */
-  async function untilEnded(watch: CallWatch, owner: string, taskId: string, options: { signal?: AbortSignal | undefined; waitMs: number; abortCancels: boolean; late: boolean }): Promise<TaskEnd> {
+  async function untilEnded(watch: CallWatch, who: Credential, taskId: string, options: { signal?: AbortSignal | undefined; waitMs: number; abortCancels: boolean; late: boolean }): Promise<TaskEnd> {
     const timers = new Set<NodeJS.Timeout>();
     const sleep = (ms: number): Promise<void> => new Promise((resolve) => timers.add(setTimeout(resolve, ms)));
     let stopped = false;
@@ -139,7 +145,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       for (let first = true; !stopped; first = false) {
         let now: TaskGetResult | undefined;
         try {
-          now = await getTask(owner, taskId, true);
+          now = await getTask(who, taskId, true);
         } catch (err: unknown) {
           if (err instanceof McpbusError && err.code === ErrorCode.UnknownTask) throw new McpbusError(ErrorCode.UnknownTask, `Task ${taskId} is gone (it expired before it ended); its outcome is unknown`);
           // Anything else (a worker restarting, Redis away for a moment) is tried again.
@@ -156,7 +162,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     });
     const aborted = new Promise<never>((_, reject) => {
       onAbort = (): void => {
-        if (options.abortCancels) void cancelTask(owner, taskId, 'the client cancelled the request').catch(() => undefined);
+        if (options.abortCancels) void cancelTask(who, taskId, 'the client cancelled the request').catch(() => undefined);
         reject(new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } }));
       };
       if (options.signal?.aborted === true) onAbort();
@@ -181,7 +187,6 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       name: options.name,
       progress: options.onProgress !== undefined,
       deadlineAt: Date.now() + options.timeoutMs,
-      owner: options.owner,
     };
     if (options.arguments !== undefined) body.arguments = options.arguments;
     if (options.byUpstreamName === true) body.byUpstreamName = true;
@@ -205,7 +210,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = (await busRequest<Record<string, unknown>>(nc, subjects.toolsCall(options.server), body, {
+      const reply = (await ask<Record<string, unknown>>(options.who, subjects.toolsCall(options.server), body, {
         timeoutMs: options.timeoutMs + REPLY_GRACE_MS,
         what: `the call of ${options.name}`,
       })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo };
@@ -220,7 +225,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
         if (late) watch = watchCall(nc, subjects.callEvents(taskId), options.onProgress);
         const release = options.onQueued?.(taskId);
         try {
-          const end = await untilEnded(watch as CallWatch, options.owner, taskId, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob, late });
+          const end = await untilEnded(watch as CallWatch, options.who, taskId, { signal: options.signal, waitMs: options.jobWaitMs, abortCancels: options.abortCancelsJob, late });
           return { result: resultOf(end.outcome) };
         } finally {
           release?.(isAborted(options.signal));
@@ -238,39 +243,39 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
   }
 
   return {
-    async listTools(servers) {
+    async listTools(who, servers) {
       const timeoutMs = config.settings.listDeadlineMs + REPLY_GRACE_MS;
       const body: ListToolsRequest = { v: 1, deadlineAt: Date.now() + config.settings.listDeadlineMs };
       if (servers !== undefined) body.servers = [...servers];
-      const reply = await busRequest<ListToolsResult>(nc, subjects.toolsList(), body, { timeoutMs, what: 'tools/list' });
+      const reply = await ask<ListToolsResult>(who, subjects.toolsList(), body, { timeoutMs, what: 'tools/list' });
       return reply.result;
     },
     callTool,
     getTask,
-    async listTasks(owner, cursor) {
-      return taskRequest<TaskListResult>(subjects.tasksList(), cursor === undefined ? { v: 1, owner } : { v: 1, owner, cursor }, 'tasks/list');
+    async listTasks(who, cursor) {
+      return taskRequest<TaskListResult>(who, subjects.tasksList(), cursor === undefined ? { v: 1 } : { v: 1, cursor }, 'tasks/list');
     },
     cancelTask,
-    async followTask(owner, taskId, options) {
+    async followTask(who, taskId, options) {
       const watch = watchCall(nc, subjects.callEvents(taskId), options.onProgress);
       try {
         // Subscribed before the first read, so an end between the two is not missed.
         await nc.flush();
-        return await untilEnded(watch, owner, taskId, { signal: options.signal, waitMs: options.waitMs, abortCancels: false, late: true });
+        return await untilEnded(watch, who, taskId, { signal: options.signal, waitMs: options.waitMs, abortCancels: false, late: true });
       } finally {
         watch.close();
       }
     },
-    async listItems(kind, servers) {
+    async listItems(who, kind, servers) {
       const body: ListItemsRequest = { v: 1, kind, deadlineAt: Date.now() + config.settings.listDeadlineMs };
       if (servers !== undefined) body.servers = [...servers];
-      const reply = await busRequest<ListItemsResult>(nc, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list` });
+      const reply = await ask<ListItemsResult>(who, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list` });
       return reply.result;
     },
-    async serverRpc(server, method, params, byUpstreamName, timeoutMs) {
+    async serverRpc(who, server, method, params, byUpstreamName, timeoutMs) {
       const body: ServerRpcRequest = { v: 1, server, method, params, deadlineAt: Date.now() + timeoutMs };
       if (byUpstreamName) body.byUpstreamName = true;
-      const reply = await busRequest<Record<string, unknown>>(nc, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method });
+      const reply = await ask<Record<string, unknown>>(who, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method });
       return reply.result;
     },
     async pingWorkers(timeoutMs) {

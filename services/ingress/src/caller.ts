@@ -1,15 +1,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { keyFingerprint } from './auth.js';
-import { ANONYMOUS_OWNER } from '@mcpbus/protocol';
+import { ownerOfKey } from '@mcpbus/protocol';
+import { presentedKey } from './auth.js';
 import type { Scope } from './scope.js';
 
 const MODERN_REVISION = '2026-07-28';
 
-/** Who makes a request and how: what every call and task operation needs to know of it. */
-export interface Caller {
-  readonly scope: Scope;
-  /** Fingerprint of the caller's key: jobs and tasks are bound to it and shown to no one else. */
+/** Who is asking, as the bus needs to know: the key goes to the workers, which check it and derive the owner. */
+export interface Credential {
+  /** Fingerprint of the key (`anonymous` without one): jobs and tasks are bound to it. */
   readonly owner: string;
+  /** The key the caller presented, carried on the bus in the Mcpbus-Api-Key header. */
+  readonly key?: string;
+}
+
+/** Who makes a request and how: what every call and task operation needs to know of it. */
+export interface Caller extends Credential {
+  readonly scope: Scope;
   /** Speaks the 2026-07-28 revision (task shapes differ by era). */
   readonly modern: boolean;
   /**
@@ -23,11 +29,15 @@ export interface Caller {
   readonly idempotencyKey?: string;
 }
 
+/** The credential of a presented key (or of none). */
+export function credentialOf(key: string | undefined): Credential {
+  return key === undefined ? { owner: ownerOfKey(undefined) } : { owner: ownerOfKey(key), key };
+}
+
 export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
-  const fingerprint = keyFingerprint(headers);
   const version = headers['mcp-protocol-version'];
-  const key = headers['idempotency-key'];
+  const idempotencyKey = headers['idempotency-key'];
   const modern = typeof version === 'string' && version >= MODERN_REVISION;
-  const caller = { scope, owner: fingerprint === '' ? ANONYMOUS_OWNER : fingerprint, modern, abortCancelsJob: modern };
-  return typeof key === 'string' && key !== '' ? { ...caller, idempotencyKey: key } : caller;
+  const caller = { ...credentialOf(presentedKey(headers)), scope, modern, abortCancelsJob: modern };
+  return typeof idempotencyKey === 'string' && idempotencyKey !== '' ? { ...caller, idempotencyKey } : caller;
 }

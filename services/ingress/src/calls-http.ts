@@ -51,7 +51,7 @@ export interface CallsHttpDeps {
 export async function serveCall(route: { id: string; events: boolean }, req: IncomingMessage, res: ServerResponse, caller: Caller, deps: CallsHttpDeps): Promise<void> {
   if (req.method !== 'GET') return sendRestError(res, new McpbusError(ErrorCode.BadRequest, `Use GET ${req.url ?? ''}`));
   if (!isValidCallId(route.id)) return sendRestError(res, new McpbusError(ErrorCode.UnknownTask, `Unknown call: ${route.id}`));
-  const first = await deps.bus.getTask(caller.owner, route.id, true);
+  const first = await deps.bus.getTask(caller, route.id, true);
   if (!route.events) return sendJson(res, 200, callView(first.task, first.outcome));
 
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
@@ -63,7 +63,7 @@ export async function serveCall(route: { id: string; events: boolean }, req: Inc
   res.on('close', () => abort.abort());
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
   try {
-    const end = await deps.bus.followTask(caller.owner, route.id, { signal: abort.signal, waitMs: deps.waitMs, onProgress: (p) => send('progress', p) });
+    const end = await deps.bus.followTask(caller, route.id, { signal: abort.signal, waitMs: deps.waitMs, onProgress: (p) => send('progress', p) });
     send('end', callView(end.task, end.outcome));
   } catch (err: unknown) {
     if (!abort.signal.aborted) send('error', err instanceof McpbusError ? { code: err.code, message: err.message } : { code: ErrorCode.Internal, message: 'Internal error' });

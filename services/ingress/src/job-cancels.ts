@@ -1,6 +1,7 @@
 import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import { messageOf, type RequestCancelled, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
+import type { Credential } from './caller.js';
 
 /**
  * How long after its client went away a waiting job call still answers to that client's
@@ -14,7 +15,7 @@ export interface JobCancels {
    * A blocking job call for `owner`'s JSON-RPC request `requestId` waits on task `taskId`. Call
    * the returned function when the wait ends, saying whether the client went away.
    */
-  track(owner: string, requestId: string | number, taskId: string): (clientGone: boolean) => void;
+  track(who: Credential, requestId: string | number, taskId: string): (clientGone: boolean) => void;
   /** A stateless 2025-era client cancelled one of its requests: tell every replica. */
   broadcast(owner: string, requestId: unknown, reason: unknown): void;
   close(): void;
@@ -28,16 +29,17 @@ const keyOf = (owner: string, requestId: string | number): string => `${owner}\u
  * reaches the job call of that owner's request with that id, on whichever replica it waits. A
  * dropped connection alone does not cancel a job; the notification does.
  */
-export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelTask: (owner: string, taskId: string, reason: string) => Promise<unknown>, log: Logger): JobCancels {
-  const waiting = new Map<string, Set<string>>();
+export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelTask: (who: Credential, taskId: string, reason: string) => Promise<unknown>, log: Logger): JobCancels {
+  // Per (owner, request id): the waiting job calls, with the credential to cancel them by.
+  const waiting = new Map<string, Map<string, Credential>>();
   const sub = nc.subscribe(subjects.requestCancelled(), {
     callback: (err, msg) => {
       if (err !== null) return;
       try {
         const cancel = decodeBody<RequestCancelled>(msg.data, 'RequestCancelled');
-        for (const taskId of waiting.get(keyOf(cancel.owner, cancel.requestId)) ?? []) {
+        for (const [taskId, who] of waiting.get(keyOf(cancel.owner, cancel.requestId)) ?? []) {
           log.info({ taskId }, 'job cancelled by its client (notifications/cancelled)');
-          void cancelTask(cancel.owner, taskId, cancel.reason ?? 'the client cancelled the request').catch(() => undefined);
+          void cancelTask(who, taskId, cancel.reason ?? 'the client cancelled the request').catch(() => undefined);
         }
       } catch (failure: unknown) {
         log.warn({ err: messageOf(failure) }, 'ignored malformed request cancel');
@@ -45,10 +47,10 @@ export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelT
     },
   });
   return {
-    track(owner, requestId, taskId) {
-      const key = keyOf(owner, requestId);
-      const tasks = waiting.get(key) ?? new Set<string>();
-      tasks.add(taskId);
+    track(who, requestId, taskId) {
+      const key = keyOf(who.owner, requestId);
+      const tasks = waiting.get(key) ?? new Map<string, Credential>();
+      tasks.set(taskId, who);
       waiting.set(key, tasks);
       const forget = (): void => {
         tasks.delete(taskId);

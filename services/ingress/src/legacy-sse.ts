@@ -6,6 +6,7 @@ import { ErrorCode, McpbusError, isValidCallId, type SessionMessage, type Subjec
 import type { Logger } from 'pino';
 import { sendRpcError } from './http-replies.js';
 import { isJsonObject } from './json-object.js';
+import type { Credential } from './caller.js';
 import type { Scope } from './scope.js';
 
 /** Path of the endpoint a legacy session's first SSE event tells the client to POST to. */
@@ -16,7 +17,7 @@ const FORWARD_TIMEOUT_MS = 10_000;
 
 export interface LegacySse {
   /** `GET /sse` (or a plain SSE `GET /mcp`): opens a session on this response. */
-  open(res: ServerResponse, scope: Scope, keyHash: string): Promise<void>;
+  open(res: ServerResponse, scope: Scope, who: Credential): Promise<void>;
   /**
    * `POST /messages?sessionId=…`: delivers one message into its session, here or, over NATS,
    * on the replica that holds the session's stream.
@@ -50,7 +51,7 @@ const sessionNotFound = (): McpbusError => new McpbusError(ErrorCode.NotFound, '
  * while its POSTs may land on any replica: they are forwarded over NATS to the one subscribed to
  * the session's subject. A session answers only POSTs made with the key that opened it.
  */
-export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, keyHash: string) => Server; maxSessions: number; log: Logger }): LegacySse {
+export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, who: Credential) => Server; maxSessions: number; log: Logger }): LegacySse {
   const { nc, subjects, log } = deps;
   const local = new Map<string, Session>();
   let draining = false;
@@ -77,12 +78,14 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
   }
 
   return {
-    async open(res, scope, keyHash) {
+    async open(res, scope, who) {
+      // The session belongs to the key that opened it: only POSTs with that key reach it.
+      const keyHash = who.owner;
       if (local.size >= deps.maxSessions)
         return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds its maximum of ${deps.maxSessions} SSE sessions (mcpbus_settings.max_sse_sessions); retry, or use /mcp`));
       const transport = new SSEServerTransport(LEGACY_MESSAGES_PATH, res);
       const id = transport.sessionId;
-      const server = deps.buildServer(scope, keyHash);
+      const server = deps.buildServer(scope, who);
       const sub = nc.subscribe(subjects.sessionMessages(id), {
         callback: (err, msg) => {
           if (err !== null) return;

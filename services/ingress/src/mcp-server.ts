@@ -61,7 +61,7 @@ export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: B
 
   server.setRequestHandler('tools/list', (request) =>
     guarded(async () => {
-      const { tools, failures } = await bus.listTools(scope.servers);
+      const { tools, failures } = await bus.listTools(caller, scope.servers);
       // A single-server route shows the upstream's own names.
       const listed = tools.map((t) => withTaskSupport(scope.single === undefined ? t.tool : { ...t.tool, name: t.upstreamName }));
       return listResult('tools', 'name', listed, failures, request.params?.cursor, pageSize) as never;
@@ -78,7 +78,7 @@ export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: B
 
   const listItems = (kind: ItemKind, cursor: string | undefined): Promise<never> =>
     guarded(async () => {
-      const { items, failures } = await bus.listItems(kind, scope.servers);
+      const { items, failures } = await bus.listItems(caller, kind, scope.servers);
       const { field, id } = ITEM_FIELDS[kind];
       const listed = items.map((i) => (scope.single === undefined ? i.item : { ...i.item, [id]: i.upstreamId }));
       return listResult(field, id, listed, failures, cursor, pageSize) as never;
@@ -97,7 +97,7 @@ export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: B
   const relayRpc = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string): Promise<never> =>
     guarded(async () => {
       const name = owner();
-      return (await bus.serverRpc(name, method, params, scope.single !== undefined, timeouts.get(name) ?? config.settings.callTimeoutMs)) as never;
+      return (await bus.serverRpc(caller, name, method, params, scope.single !== undefined, timeouts.get(name) ?? config.settings.callTimeoutMs)) as never;
     });
 
   server.setRequestHandler('resources/read', (request) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));

@@ -67,7 +67,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: J
       byUpstreamName: scope.single !== undefined,
       arguments: request.arguments,
       timeoutMs: target.timeoutMs,
-      owner: request.caller.owner,
+      who: request.caller,
       signal: request.signal,
       abortCancelsJob: request.caller.abortCancelsJob,
       // Each attempt may take the whole job timeout; retries wait in between.
@@ -82,7 +82,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: J
   const onQueued = (request: RelayCallRequest): Pick<CallOptions, 'onQueued'> => {
     const { requestId } = request;
     if (cancels === undefined || requestId === undefined || request.caller.abortCancelsJob) return {};
-    return { onQueued: (taskId) => cancels.track(request.caller.owner, requestId, taskId) };
+    return { onQueued: (taskId) => cancels.track(request.caller, requestId, taskId) };
   };
   const invoke = async (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
     try {

@@ -3,7 +3,8 @@ import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, messageOf } from '@
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import { sendJson, sendRestError } from './http-replies.js';
-import { callerOf } from './caller.js';
+import { presentedKey } from './auth.js';
+import { callerOf, credentialOf } from './caller.js';
 import type { CallRelay } from './relay-call.js';
 import { ALL_SERVERS, type Scope } from './scope.js';
 import { isJsonObject } from './json-object.js';
@@ -33,11 +34,11 @@ export interface RestDeps {
 
 
 /** `GET …/tools/list[?server_id=]`: every tool with its server, as LiteLLM lists them. */
-async function listTools(url: URL, res: ServerResponse, deps: RestDeps): Promise<void> {
+async function listTools(url: URL, req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<void> {
   const serverId = url.searchParams.get('server_id') ?? undefined;
   if (serverId !== undefined && !deps.knownServers.has(serverId))
     return sendRestError(res, new McpbusError(ErrorCode.UnknownServer, `Server with id ${serverId} not found`), { tools: [] });
-  const { tools, failures } = await deps.bus.listTools(serverId === undefined ? undefined : [serverId]);
+  const { tools, failures } = await deps.bus.listTools(credentialOf(presentedKey(req.headers)), serverId === undefined ? undefined : [serverId]);
   const listed = tools.map((t) => ({ ...t.tool, mcp_info: { server_name: t.server, tool_name: t.upstreamName } }));
   const partial = failures.length > 0;
   sendJson(res, 200, {
@@ -86,7 +87,7 @@ export async function serveRest(route: 'enabled' | 'list' | 'call', req: Incomin
   if (req.method !== method) return sendRestError(res, new McpbusError(ErrorCode.BadRequest, `Use ${method} ${url.pathname}`));
   try {
     if (route === 'enabled') return sendJson(res, 200, { enabled: true });
-    if (route === 'list') return await listTools(url, res, deps);
+    if (route === 'list') return await listTools(url, req, res, deps);
     return await callTool(req, res, deps);
   } catch (err: unknown) {
     if (err instanceof McpbusError) return sendRestError(res, err);

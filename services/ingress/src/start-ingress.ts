@@ -7,7 +7,7 @@ import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
-import { keyFingerprint, keyMatches, presentedKey } from './auth.js';
+import { keyMatches, presentedKey } from './auth.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
 import { tryFastCall } from './fast-path.js';
@@ -18,7 +18,7 @@ import { LEGACY_MESSAGES_PATH, createLegacySse } from './legacy-sse.js';
 import { createCallRelay, type CallRelay } from './relay-call.js';
 import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
-import { callerOf, type Caller } from './caller.js';
+import { callerOf, credentialOf, type Caller } from './caller.js';
 import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 import { createJobCancels } from './job-cancels.js';
 import { isJsonObject } from './json-object.js';
@@ -62,7 +62,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
   const subjects = createSubjects(config.settings.subjectRoot);
-  const cancels = createJobCancels(nc, subjects, (owner, taskId, reason) => bus.cancelTask(owner, taskId, reason), log);
+  const cancels = createJobCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
   const untracked = createCallRelay(config, bus, cancels);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
@@ -93,7 +93,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     subjects,
     // Legacy SSE sessions belong to the key that opened them; their requests end early only by
     // an explicit notifications/cancelled (or the session closing), which cancels a job too.
-    buildServer: (scope, keyHash) => createGatewayServer(config, { scope, owner: keyHash === '' ? ANONYMOUS_OWNER : keyHash, modern: false, abortCancelsJob: true }, bus, relay, log),
+    buildServer: (scope, who) => createGatewayServer(config, { ...who, scope, modern: false, abortCancelsJob: true }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });
@@ -168,7 +168,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   async function openLegacySession(req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<void> {
     if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
     active.delete(res);
-    await legacy.open(res, scope, keyFingerprint(req.headers));
+    await legacy.open(res, scope, credentialOf(presentedKey(req.headers)));
   }
 
   async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -181,7 +181,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       } catch (err: unknown) {
         return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
       }
-      return legacy.post(req, res, body, keyFingerprint(req.headers));
+      return legacy.post(req, res, body, credentialOf(presentedKey(req.headers)).owner);
     }
     if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
     const scope = scopeOf('/mcp', req.headers, knownServers);

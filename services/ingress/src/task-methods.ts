@@ -107,7 +107,7 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
   server.setRequestHandler('tasks/get', { params: TaskIdParams }, ({ taskId }, ctx) =>
     guarded(async () => {
       requireTasksExtension(caller, ctx);
-      const { task, outcome } = await bus.getTask(caller.owner, taskId, true);
+      const { task, outcome } = await bus.getTask(caller, taskId, true);
       return (caller.modern ? modernTask(task, outcome) : legacyTask(task)) as never;
     }),
   );
@@ -115,11 +115,11 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
   server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, ({ taskId }, ctx) =>
     guarded(async () => {
       requireTasksExtension(caller, ctx);
-      if (!caller.modern) return legacyTask(await bus.cancelTask(caller.owner, taskId, 'cancelled by the client (tasks/cancel)')) as never;
+      if (!caller.modern) return legacyTask(await bus.cancelTask(caller, taskId, 'cancelled by the client (tasks/cancel)')) as never;
       // 2026: cancelling is cooperative and a finished task is simply acknowledged.
-      const { task } = await bus.getTask(caller.owner, taskId, false);
+      const { task } = await bus.getTask(caller, taskId, false);
       if (!TERMINAL_TASK_STATUSES.has(task.status)) {
-        await bus.cancelTask(caller.owner, taskId, 'cancelled by the client (tasks/cancel)').catch((err: unknown) => {
+        await bus.cancelTask(caller, taskId, 'cancelled by the client (tasks/cancel)').catch((err: unknown) => {
           if (!(err instanceof McpbusError && err.code === ErrorCode.InvalidParams)) throw err;
         });
       }
@@ -129,16 +129,16 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
 
   server.setRequestHandler('tasks/list', { params: ListParams }, ({ cursor }) =>
     guarded(async () => {
-      const { tasks, nextCursor } = await bus.listTasks(caller.owner, cursor);
+      const { tasks, nextCursor } = await bus.listTasks(caller, cursor);
       return { tasks: tasks.map((t) => legacyTask(t)), ...(nextCursor === undefined ? {} : { nextCursor }) } as never;
     }),
   );
 
   server.setRequestHandler('tasks/result', { params: TaskIdParams }, ({ taskId }, ctx) =>
     guarded(async () => {
-      const { progressToken } = await bus.getTask(caller.owner, taskId, false);
+      const { progressToken } = await bus.getTask(caller, taskId, false);
       const notify = (method: string, params: Record<string, unknown>): Promise<void> => ctx.mcpReq.notify({ method, params }).catch(() => undefined);
-      const end = await bus.followTask(caller.owner, taskId, {
+      const end = await bus.followTask(caller, taskId, {
         signal: ctx.mcpReq.signal,
         waitMs: deps.waitMs,
         ...(progressToken === undefined ? {} : { onProgress: (p) => notify('notifications/progress', { ...p, progressToken }) }),
@@ -159,7 +159,7 @@ export function registerTaskMethods(server: Server, deps: TaskMethodDeps): void 
       requireTasksExtension(caller, ctx);
       // mcpbus tasks never wait for input yet, so no response is outstanding: the extension says
       // to ignore such responses and acknowledge (an unknown task is still an error).
-      await bus.getTask(caller.owner, taskId, false);
+      await bus.getTask(caller, taskId, false);
       return {} as never;
     }),
   );

@@ -24,12 +24,12 @@ function toolError(text: string): Record<string, unknown> {
 }
 
 /**
- * Runs one `tools/call`: resolve the exposed name and validate the arguments, then either call
+ * Runs one `tools/call` for `owner`: resolve the exposed name and validate the arguments, then either call
  * the upstream on a pooled session (forwarding its progress) or, for a call the client asked to
  * run as a task or the config runs as a job, hand it to the job queue. A bad call never becomes
  * a job. Never retries: a call may have side effects.
  */
-export async function runCall(req: CallToolRequest, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
+export async function runCall(req: CallToolRequest, owner: string, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
   const server = sessions.server;
   const remaining = (): number => req.deadlineAt - Date.now() - REPLY_MARGIN_MS;
   if (remaining() <= 0) throw new McpbusError(ErrorCode.Timeout, `call of ${req.name} reached its deadline before it started`);
@@ -48,7 +48,7 @@ export async function runCall(req: CallToolRequest, sessions: ServerSessions, si
 
   if ((req.task !== undefined && req.task.onlyIfJob !== true) || runsAsJob(server, entry)) {
     if (deps.submitJob === undefined) throw new McpbusError(ErrorCode.QueueUnavailable, 'This worker has no job queue, so the call cannot run as a job');
-    return { task: await deps.submitJob(req, server, entry, args) };
+    return { task: await deps.submitJob(req, owner, server, entry, args) };
   }
 
   let seq = 0;

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createArgumentValidator } from '@mcpbus/catalog';
 import type { McpbusConfig } from '@mcpbus/config';
-import { decodeBody, encodeJson, errorReply, type Msg, type NatsConnection, type Subscription } from '@mcpbus/bus';
+import { apiKeyOf, decodeBody, encodeJson, errorReply, type Msg, type NatsConnection, type Subscription } from '@mcpbus/bus';
 import {
   ErrorCode,
   McpbusError,
   WORKER_QUEUE,
+  API_KEY_HEADER,
   createSubjects,
+  keysMatch,
+  ownerOfKey,
   serverFromToken,
   type CallToolRequest,
   type CancelMessage,
@@ -86,6 +89,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     msg.respond(encodeJson(errorReply(error)));
   };
 
+  /**
+   * The bus is no way around auth: a request must carry the master key (when one is configured)
+   * in its Mcpbus-Api-Key header, as over HTTP. Returns the owner of what the request creates.
+   */
+  const authenticate = (msg: Msg): string => {
+    const key = apiKeyOf(msg);
+    if (config.masterKey !== undefined && !keysMatch(key, config.masterKey))
+      throw new McpbusError(ErrorCode.Unauthorized, `Unauthorized: send the mcpbus API key in the ${API_KEY_HEADER} header`);
+    return ownerOfKey(key);
+  };
+
   /** The sessions of the named servers (all of them when no names are given). */
   const pick = (names: readonly string[] | undefined): ServerSessions[] =>
     names === undefined ? [...sessions.values()] : names.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
@@ -102,16 +116,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   async function onList(msg: Msg): Promise<void> {
+    authenticate(msg);
     const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
     respond(msg, { ok: true, result: await counted(() => catalog.list(pick(req.servers), listBudget(req.deadlineAt))) });
   }
 
   async function onItems(msg: Msg): Promise<void> {
+    authenticate(msg);
     const req = decodeBody<ListItemsRequest>(msg.data, 'ListItemsRequest');
     respond(msg, { ok: true, result: await counted(() => listItems(req.kind, pick(req.servers), config.settings.toolSeparator, listBudget(req.deadlineAt))) });
   }
 
   async function onServerRpc(msg: Msg): Promise<void> {
+    authenticate(msg);
     const req = decodeBody<ServerRpcRequest>(msg.data, 'ServerRpcRequest');
     const server = sessions.get(req.server);
     if (server === undefined) throw new McpbusError(ErrorCode.UnknownServer, `No server "${req.server}" is configured`);
@@ -119,6 +136,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   async function onCall(msg: Msg): Promise<void> {
+    const owner = authenticate(msg);
     const req = decodeBody<CallToolRequest>(msg.data, 'CallToolRequest');
     const server = sessions.get(req.server);
     if (server === undefined || serverFromToken(msg.subject.split('.').at(-1) ?? '') !== req.server)
@@ -128,7 +146,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const callLog = log.child({ callId: req.callId, server: req.server, tool: req.name });
     const started = Date.now();
     try {
-      const outcome = await runCall(req, server, abort.signal, {
+      const outcome = await runCall(req, owner, server, abort.signal, {
         catalog,
         validator,
         publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
@@ -147,11 +165,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   /** A task request answered from Redis; counted so a drain waits for it. */
-  function taskRequest<T>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T) => Promise<unknown>) {
+  function taskRequest<T>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T, owner: string) => Promise<unknown>) {
     return async (msg: Msg): Promise<void> => {
+      const owner = authenticate(msg);
       const req = decodeBody<T>(msg.data, schema);
       if (!redis.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The task store (Redis) cannot be reached; try again shortly');
-      respond(msg, { ok: true, result: await counted(() => answer(req)) });
+      respond(msg, { ok: true, result: await counted(() => answer(req, owner)) });
     };
   }
 
@@ -173,9 +192,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     nc.subscribe(subjects.toolsCallAny(), { queue: WORKER_QUEUE, callback: handle('tools/call', onCall) }),
     nc.subscribe(subjects.itemsList(), { queue: WORKER_QUEUE, callback: handle('items list', onItems) }),
     nc.subscribe(subjects.serverRpcAny(), { queue: WORKER_QUEUE, callback: handle('server request', onServerRpc) }),
-    nc.subscribe(subjects.tasksGet(), { queue: WORKER_QUEUE, callback: handle('tasks/get', taskRequest('TaskGetRequest', (req: TaskGetRequest) => tasks.get(req))) }),
-    nc.subscribe(subjects.tasksList(), { queue: WORKER_QUEUE, callback: handle('tasks/list', taskRequest('TaskListRequest', (req: TaskListRequest) => tasks.list(req))) }),
-    nc.subscribe(subjects.tasksCancel(), { queue: WORKER_QUEUE, callback: handle('tasks/cancel', taskRequest('TaskCancelRequest', (req: TaskCancelRequest) => tasks.cancel(req))) }),
+    nc.subscribe(subjects.tasksGet(), { queue: WORKER_QUEUE, callback: handle('tasks/get', taskRequest('TaskGetRequest', (req: TaskGetRequest, owner) => tasks.get(req, owner))) }),
+    nc.subscribe(subjects.tasksList(), { queue: WORKER_QUEUE, callback: handle('tasks/list', taskRequest('TaskListRequest', (req: TaskListRequest, owner) => tasks.list(req, owner))) }),
+    nc.subscribe(subjects.tasksCancel(), { queue: WORKER_QUEUE, callback: handle('tasks/cancel', taskRequest('TaskCancelRequest', (req: TaskCancelRequest, owner) => tasks.cancel(req, owner))) }),
     nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
   // Any worker's upstream session may hear of a change; every worker's catalog must forget it.

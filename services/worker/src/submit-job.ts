@@ -1,6 +1,6 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
-import { ANONYMOUS_OWNER, ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
 
 /** The shortest TTL a task gets, whatever the client asks: it must outlive a poll or two. */
 const MIN_TASK_TTL_MS = 10_000;
@@ -15,7 +15,8 @@ export interface JobSubmitterDeps {
   ready(): boolean;
 }
 
-export type JobSubmitter = (req: CallToolRequest, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>) => Promise<TaskInfo>;
+/** Queues a validated call as a job of `owner` (the fingerprint of the key the request carried). */
+export type JobSubmitter = (req: CallToolRequest, owner: string, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>) => Promise<TaskInfo>;
 
 /**
  * Whether a call may run again after a runner died mid-call or a transient failure: the config
@@ -42,9 +43,8 @@ export function runsAsJob(server: ServerConfig, entry: CatalogTool): boolean {
  */
 export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   const settings = deps.config.settings;
-  return async (req, server, entry, args) => {
+  return async (req, owner, server, entry, args) => {
     if (!deps.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The job queue (Redis) cannot be reached, so long-running calls cannot start; try again shortly');
-    const owner = req.owner ?? ANONYMOUS_OWNER;
     const ttlMs = Math.min(settings.taskMaxTtlMs, Math.max(MIN_TASK_TTL_MS, req.task?.ttlMs ?? settings.taskTtlMs));
     const retriable = isRetriable(server, entry, req.idempotencyKey);
     const attempts = retriable ? settings.jobMaxAttempts : 1;

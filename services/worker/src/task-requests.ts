@@ -17,10 +17,11 @@ import {
 
 const DEFAULT_LIST_LIMIT = 100;
 
+/** Each answers for `owner` only: the fingerprint of the key the request carried. */
 export interface TaskRequests {
-  get(req: TaskGetRequest): Promise<TaskGetResult>;
-  list(req: TaskListRequest): Promise<TaskListResult>;
-  cancel(req: TaskCancelRequest): Promise<{ task: TaskInfo }>;
+  get(req: TaskGetRequest, owner: string): Promise<TaskGetResult>;
+  list(req: TaskListRequest, owner: string): Promise<TaskListResult>;
+  cancel(req: TaskCancelRequest, owner: string): Promise<{ task: TaskInfo }>;
 }
 
 /** An unknown id and another owner's task look the same: the caller learns nothing of tasks not theirs. */
@@ -30,8 +31,8 @@ function unknownTask(taskId: string): McpbusError {
 
 /**
  * The `tasks.*` bus requests, answered from the task store in Redis, so any worker answers for
- * any task and tasks outlive every mcpbus process. Every request names its owner and sees only
- * that owner's tasks.
+ * any task and tasks outlive every mcpbus process. A request sees only the tasks of the key it
+ * carries.
  */
 export function createTaskRequests(store: TaskStore, nc: NatsConnection, subjects: Subjects): TaskRequests {
   const find = async (taskId: string, owner: string): Promise<TaskRecord> => {
@@ -40,21 +41,21 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
     return record;
   };
   return {
-    async get(req) {
-      const record = await find(req.taskId, req.owner);
+    async get(req, owner) {
+      const record = await find(req.taskId, owner);
       const result: TaskGetResult = { task: record.info };
       if (req.outcome === true && record.outcome !== undefined) result.outcome = record.outcome;
       if (record.progressToken !== undefined) result.progressToken = record.progressToken;
       return result;
     },
-    async list(req) {
-      const { records, nextCursor } = await store.list(req.owner, req.cursor, req.limit ?? DEFAULT_LIST_LIMIT);
+    async list(req, owner) {
+      const { records, nextCursor } = await store.list(owner, req.cursor, req.limit ?? DEFAULT_LIST_LIMIT);
       const result: TaskListResult = { tasks: records.map((r) => r.info) };
       if (nextCursor !== undefined) result.nextCursor = nextCursor;
       return result;
     },
-    async cancel(req) {
-      const record = await find(req.taskId, req.owner);
+    async cancel(req, owner) {
+      const record = await find(req.taskId, owner);
       if (TERMINAL_TASK_STATUSES.has(record.info.status)) throw new McpbusError(ErrorCode.InvalidParams, `Task ${req.taskId} is already ${record.info.status}; it cannot be cancelled`);
       const reason = req.reason ?? 'cancelled by the caller';
       const { changed, record: now } = await store.finish(req.taskId, 'cancelled', { ok: false, error: { code: ErrorCode.Cancelled, message: reason } }, reason);

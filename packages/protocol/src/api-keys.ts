@@ -1,0 +1,24 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ANONYMOUS_OWNER } from './messages.js';
+
+/** NATS header in which a bus request carries the caller's API key (the same key as over HTTP). */
+export const API_KEY_HEADER = 'Mcpbus-Api-Key';
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** Constant-time comparison of a presented key with the expected one. */
+export function keysMatch(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** SHA-256 (hex) of a key: who owns tasks and sessions, without keeping the key itself. */
+export function keyFingerprint(key: string | undefined): string {
+  return key === undefined || key === '' ? '' : digest(key).toString('hex');
+}
+
+/** The owner of what a caller with this key creates (`anonymous` without a key). */
+export function ownerOfKey(key: string | undefined): string {
+  const fingerprint = keyFingerprint(key);
+  return fingerprint === '' ? ANONYMOUS_OWNER : fingerprint;
+}
