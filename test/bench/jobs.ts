@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { apiKeyHeaders } from '@mcpbus/bus';
 import { createSubjects, newCallId, type CallToolRequest, type TaskInfo } from '@mcpbus/protocol';
@@ -169,4 +170,15 @@ export async function jobPickup(natsUrl: string, apiKey: string, subjectRoot: st
     await nc.drain();
   }
   return { enqueueToFirstProgressMs: summarize(first), enqueueToResultMs: summarize(end) };
+}
+
+/** Removes the bench gateway's submissions stream: the machine's NATS server outlives the run. */
+export async function deleteSubmitStream(natsUrl: string, subjectRoot: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl, name: 'mcpbus-bench-cleanup' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(createSubjects(subjectRoot).submitStream).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
 }

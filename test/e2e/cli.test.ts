@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../harness/clients.js';
-import { fixtureStdio } from '../harness/gateway.js';
+import { deleteSubmitStream, fixtureStdio } from '../harness/gateway.js';
 import { cli, writeConfig } from '../harness/processes.js';
 import { eventually, freePort } from '../harness/wait.js';
 
@@ -28,10 +28,11 @@ describe('mcpbus start', () => {
 
   it('runs the roles it is given, and on SIGTERM drains an in-flight call before exiting 0', async () => {
     const port = await freePort();
+    const root = `t${randomBytes(6).toString('hex')}`;
     const path = writeConfig({
       mcp_servers: { fx: fixtureStdio() },
       general_settings: { master_key: 'sk-cli' },
-      mcpbus_settings: { subject_root: `t${randomBytes(6).toString('hex')}` },
+      mcpbus_settings: { subject_root: root },
     });
     const run = cli(['start', '--config', path, '--port', String(port), '--role', 'ingress', '--role', 'worker']);
     try {
@@ -50,6 +51,7 @@ describe('mcpbus start', () => {
       await client.close().catch(() => undefined);
     } finally {
       run.kill('SIGKILL');
+      await deleteSubmitStream(root);
     }
   });
 });

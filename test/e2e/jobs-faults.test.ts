@@ -182,7 +182,7 @@ describe('task state in Redis', () => {
       if ((await taskOf(task.taskId)).status !== 'completed') throw new Error('not done yet');
     }, { timeoutMs: 20_000 });
     await stopRunners();
-    await gateway?.close();
+    await gateway?.close({ keepStream: true });
 
     gateway = await startGateway(options);
     expect(await taskOf(task.taskId)).toMatchObject({ taskId: task.taskId, status: 'completed' });

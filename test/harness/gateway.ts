@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { runRoles, type Role, type RolesHandle } from '@mcpbus/cli';
 import { parseConfig, loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
 import { silentLogger } from '@mcpbus/logging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createSubjects } from '@mcpbus/protocol';
 import { stringify } from 'yaml';
 import { FIXTURE_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from './paths.js';
 
@@ -34,7 +37,22 @@ export interface TestGateway {
   readonly headers: Record<string, string>;
   /** Stops the worker roles only (ingresses keep running). */
   stopWorkers(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops everything and deletes the gateway's submissions stream from the shared NATS server,
+   * unless `keepStream` (a test that starts the gateway again on the same subject root).
+   */
+  close(options?: { keepStream?: boolean }): Promise<void>;
+}
+
+/** Removes a test gateway's JetStream stream: the machine's NATS server outlives the test run. */
+export async function deleteSubmitStream(subjectRoot: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL, name: 'mcpbus-test-cleanup' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(createSubjects(subjectRoot).submitStream).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
 }
 
 /**
@@ -73,9 +91,10 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     async stopWorkers() {
       await Promise.all(workers.map((w) => w.close()));
     },
-    async close() {
+    async close(closeOptions = {}) {
       await Promise.allSettled(ingresses.map((h) => h.close()));
       await Promise.allSettled(workers.map((h) => h.close()));
+      if (closeOptions.keepStream !== true) await deleteSubmitStream(config.settings.subjectRoot).catch(() => undefined);
     },
   };
 }

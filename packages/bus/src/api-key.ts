@@ -1,4 +1,4 @@
-import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { API_KEY_HEADER } from '@mcpbus/protocol';
 
 /** Headers carrying a caller's API key, or none without a key. */
@@ -9,8 +9,8 @@ export function apiKeyHeaders(key: string | undefined): MsgHdrs | undefined {
   return h;
 }
 
-/** The API key a bus request carries, if any. */
-export function apiKeyOf(msg: Msg): string | undefined {
+/** The API key a bus request (or a JetStream submission) carries, if any. */
+export function apiKeyOf(msg: { headers?: MsgHdrs | undefined }): string | undefined {
   const key = msg.headers?.get(API_KEY_HEADER);
   return key === undefined || key === '' ? undefined : key;
 }

@@ -2,3 +2,4 @@ export * from './connect.js';
 export * from './codec.js';
 export * from './request.js';
 export * from './api-key.js';
+export * from './submissions.js';

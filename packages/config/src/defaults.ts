@@ -22,6 +22,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   taskTtlMs: 3_600_000,
   taskMaxTtlMs: 86_400_000,
   taskPollIntervalMs: 1_000,
+  submitBacklogMax: 10_000,
 });
 
 /** Deadline of an upstream call that runs as a job when the server sets none. */

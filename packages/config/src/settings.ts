@@ -26,6 +26,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['task_ttl_ms', 'taskTtlMs', MAX_TIMER_MS],
   ['task_max_ttl_ms', 'taskMaxTtlMs', MAX_TIMER_MS],
   ['task_poll_interval_ms', 'taskPollIntervalMs', MAX_TIMER_MS],
+  ['submit_backlog_max', 'submitBacklogMax', 10_000_000],
 ];
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([

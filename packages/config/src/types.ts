@@ -96,6 +96,8 @@ export interface GatewaySettings {
   readonly taskMaxTtlMs: number;
   /** The polling interval suggested to task clients. */
   readonly taskPollIntervalMs: number;
+  /** Durable submissions waiting (in the job queue, then in the stream) beyond which new ones are refused. */
+  readonly submitBacklogMax: number;
 }
 
 export interface McpbusConfig {

@@ -134,6 +134,7 @@ describe('parseConfig: full example', () => {
       taskTtlMs: 60000,
       taskMaxTtlMs: 120000,
       taskPollIntervalMs: 2000,
+      submitBacklogMax: 10000,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -419,6 +420,7 @@ describe('parseConfig: settings', () => {
       taskTtlMs: 3600000,
       taskMaxTtlMs: 86400000,
       taskPollIntervalMs: 1000,
+      submitBacklogMax: 10000,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

@@ -56,6 +56,12 @@ export interface Subjects {
   tasksCancel(): string;
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
+  /** JetStream: a durable submission of a call to one server (a job whose outcome is kept). */
+  submit(server: string): string;
+  /** Every server's submission subject: what the submissions stream holds. */
+  submitAny(): string;
+  /** Name of the JetStream stream that holds submissions. */
+  readonly submitStream: string;
   /**
    * Broadcast to every ingress: a stateless 2025-era client sent `notifications/cancelled` for one
    * of its requests; the replica holding that request (or its job) acts on it.
@@ -92,6 +98,9 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     tasksCancel: () => `${base}.tasks.cancel`,
     workersPing: () => `${base}.workers.ping`,
     requestCancelled: () => `${base}.requests.cancelled`,
+    submit: (server: string) => `${base}.submit.${serverToken(server)}`,
+    submitAny: () => `${base}.submit.*`,
+    submitStream: `MCPBUS_${root.replace(/[.-]/g, '_').toUpperCase()}_SUBMIT`,
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createArgumentValidator } from '@mcpbus/catalog';
 import type { McpbusConfig } from '@mcpbus/config';
-import { apiKeyOf, decodeBody, encodeJson, errorReply, type Msg, type NatsConnection, type Subscription } from '@mcpbus/bus';
+import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
 import {
   ErrorCode,
   McpbusError,
@@ -28,6 +28,7 @@ import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
 import { runCall } from './run-call.js';
 import { createJobSubmitter } from './submit-job.js';
+import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
 
 export interface StartWorkerOptions {
@@ -93,7 +94,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
    * The bus is no way around auth: a request must carry the master key (when one is configured)
    * in its Mcpbus-Api-Key header, as over HTTP. Returns the owner of what the request creates.
    */
-  const authenticate = (msg: Msg): string => {
+  const authenticate = (msg: Pick<Msg, 'headers'>): string => {
     const key = apiKeyOf(msg);
     if (config.masterKey !== undefined && !keysMatch(key, config.masterKey))
       throw new McpbusError(ErrorCode.Unauthorized, `Unauthorized: send the mcpbus API key in the ${API_KEY_HEADER} header`);
@@ -225,6 +226,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       }
     },
   });
+  // Durable submissions (JetStream): a worker without JetStream still serves everything else.
+  let intake: SubmissionIntake | undefined;
+  try {
+    await ensureSubmissionStream(nc, subjects, { maxMessages: config.settings.submitBacklogMax, maxAgeMs: config.settings.taskMaxTtlMs });
+    const handleSubmission = createSubmissionHandler({
+      config,
+      sessions,
+      store,
+      run: { catalog, validator, publishProgress: () => undefined, submitJob },
+      authenticate,
+      waitingJobs: () => queue.getWaitingCount(),
+      publishEnd: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
+      log,
+    });
+    intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)) as ReturnType<typeof handleSubmission>, {
+      retryDelayMs: 1_000,
+      onError: (message) => log.warn({ err: message }, 'submission handling failed; it will be redelivered'),
+    });
+  } catch (err: unknown) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'durable submissions are off: JetStream is not available');
+  }
   await nc.flush();
   log.info({ servers: [...sessions.keys()] }, 'worker ready');
   // Warm the pools and catalogs in the background so the first client does not pay for
@@ -232,7 +254,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   void catalog.list([...sessions.values()], config.settings.listDeadlineMs).catch(() => undefined);
 
   async function drain(): Promise<void> {
-    await Promise.allSettled(subs.map((s) => s.drain()));
+    await Promise.allSettled([...subs.map((s) => s.drain()), intake?.close()]);
     const until = Date.now() + config.settings.drainTimeoutMs;
     while ((running.size > 0 || listing > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     if (running.size > 0) {

@@ -1,6 +1,6 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, TERMINAL_TASK_STATUSES, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
 
 /** The shortest TTL a task gets, whatever the client asks: it must outlive a poll or two. */
 const MIN_TASK_TTL_MS = 10_000;
@@ -15,8 +15,12 @@ export interface JobSubmitterDeps {
   ready(): boolean;
 }
 
-/** Queues a validated call as a job of `owner` (the fingerprint of the key the request carried). */
-export type JobSubmitter = (req: CallToolRequest, owner: string, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>) => Promise<TaskInfo>;
+/**
+ * Queues a validated call as a job of `owner` (the fingerprint of the key the request carried).
+ * With `fixedId` the task takes the call id even when the call has an idempotency key (durable
+ * submissions, where the caller chose the id to fetch the outcome by).
+ */
+export type JobSubmitter = (req: CallToolRequest, owner: string, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>, options?: { fixedId?: boolean }) => Promise<TaskInfo>;
 
 /**
  * Whether a call may run again after a runner died mid-call or a transient failure: the config
@@ -43,13 +47,17 @@ export function runsAsJob(server: ServerConfig, entry: CatalogTool): boolean {
  */
 export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   const settings = deps.config.settings;
-  return async (req, owner, server, entry, args) => {
+  return async (req, owner, server, entry, args, options = {}) => {
     if (!deps.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The job queue (Redis) cannot be reached, so long-running calls cannot start; try again shortly');
     const ttlMs = Math.min(settings.taskMaxTtlMs, Math.max(MIN_TASK_TTL_MS, req.task?.ttlMs ?? settings.taskTtlMs));
     const retriable = isRetriable(server, entry, req.idempotencyKey);
     const attempts = retriable ? settings.jobMaxAttempts : 1;
     // A key names the call for its owner: the same key again finds the first call's task.
-    const taskId = req.idempotencyKey === undefined ? req.callId : idempotentCallId(owner, server.name, req.name, req.idempotencyKey);
+    const keyed = req.idempotencyKey !== undefined && options.fixedId !== true;
+    const taskId = keyed && req.idempotencyKey !== undefined ? idempotentCallId(owner, server.name, req.name, req.idempotencyKey) : req.callId;
+    // A keyed task's BullMQ job gets an id of its own: the job of an earlier, expired task with
+    // the same key may still be retained, and adding under its id would silently do nothing.
+    const jobIdOf = (createdAt: number): string => (keyed ? `${taskId}-${createdAt}` : taskId);
     const task = {
       taskId,
       owner,
@@ -66,16 +74,18 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     } catch (err: unknown) {
       throw new McpbusError(ErrorCode.QueueUnavailable, `The task store (Redis) failed: ${messageOf(err)}`, { cause: err });
     }
+    const job = { v: 1 as const, callId: taskId, server: server.name, tool: req.name, upstreamName: entry.upstreamName, arguments: args, byUpstreamName: req.byUpstreamName === true, retriable, timeoutMs: server.jobTimeoutMs };
+    const enqueue = (createdAt: number): Promise<void> => enqueueCall(deps.queue, job, { jobId: jobIdOf(createdAt), attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
     if (!created) {
       const record = await deps.store.get(taskId, owner);
       if (record === undefined) throw new McpbusError(ErrorCode.UnknownTask, `Task ${taskId} expired as it was looked up; try again`);
+      // The same call again (a repeated key, a redelivered submission). If whoever created the
+      // task stopped before queueing its job, queue it now; a queued job is never queued twice.
+      if (!TERMINAL_TASK_STATUSES.has(record.info.status) && record.runs === 0 && (await deps.queue.getJob(jobIdOf(record.info.createdAt))) === undefined) await enqueue(record.info.createdAt);
       return record.info;
     }
-    const job = { v: 1 as const, callId: taskId, server: server.name, tool: req.name, upstreamName: entry.upstreamName, arguments: args, byUpstreamName: req.byUpstreamName === true, retriable, timeoutMs: server.jobTimeoutMs };
     try {
-      // A keyed task's BullMQ job gets an id of its own: the job of an earlier, expired task with
-      // the same key may still be retained, and adding under its id would silently do nothing.
-      await enqueueCall(deps.queue, job, { jobId: req.idempotencyKey === undefined ? taskId : `${taskId}-${now}`, attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
+      await enqueue(now);
     } catch (err: unknown) {
       // No job, no task: the caller may simply try again (with the same key, too).
       await deps.store.remove(taskId, owner).catch(() => undefined);

@@ -1,0 +1,90 @@
+import { decodeBody, type IntakeVerdict, type JsMsg } from '@mcpbus/bus';
+import type { McpbusConfig } from '@mcpbus/config';
+import type { TaskStore } from '@mcpbus/jobs';
+import { ErrorCode, McpbusError, messageOf, type CallToolRequest, type ResultEvent, type TaskOutcome } from '@mcpbus/protocol';
+import type { ServerSessions } from '@mcpbus/upstream';
+import type { Logger } from 'pino';
+import { runCall, type RunCallDeps } from './run-call.js';
+
+/** Failures that say "not now" rather than "never": the submission stays in the stream. */
+const TRY_LATER: ReadonlySet<ErrorCode> = new Set([ErrorCode.QueueUnavailable, ErrorCode.UpstreamUnavailable, ErrorCode.UpstreamTimeout]);
+/** How often the job queue's backlog is counted, at most. */
+const BACKLOG_CHECK_MS = 500;
+
+export interface SubmissionDeps {
+  config: McpbusConfig;
+  sessions: ReadonlyMap<string, ServerSessions>;
+  store: TaskStore;
+  run: Omit<RunCallDeps, 'submitJob'> & { submitJob: NonNullable<RunCallDeps['submitJob']> };
+  /** The owner a submission's key stands for; throws `unauthorized`. */
+  authenticate(msg: JsMsg): string;
+  /** Calls waiting in the job queue. */
+  waitingJobs(): Promise<number>;
+  publishEnd(event: ResultEvent): void;
+  log: Logger;
+}
+
+/**
+ * Handles durable submissions (JetStream): each becomes a job under the caller's call id, so its
+ * outcome can be followed on the call's events subject or fetched with `tasks.get`. The stream
+ * message is acked once the job is queued (or the submission has been answered); a submission the
+ * queue cannot take yet stays in the stream, which is how a full backlog refuses new ones.
+ */
+export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => Promise<IntakeVerdict> {
+  const settings = deps.config.settings;
+  let backlog = { count: 0, at: 0 };
+  const backlogFull = async (): Promise<boolean> => {
+    if (Date.now() - backlog.at > BACKLOG_CHECK_MS) backlog = { count: await deps.waitingJobs(), at: Date.now() };
+    return backlog.count >= settings.submitBacklogMax;
+  };
+
+  /** Ends a submission that never becomes a job, as a task of its own, so it can be fetched too. */
+  const answer = async (req: CallToolRequest, owner: string, outcome: TaskOutcome): Promise<void> => {
+    const task = { taskId: req.callId, owner, server: req.server, tool: req.name, ttlMs: settings.taskTtlMs, holdMs: settings.taskTtlMs, pollIntervalMs: settings.taskPollIntervalMs };
+    if (!(await deps.store.create(task))) return; // a redelivery: answered already
+    const status = outcome.ok ? 'completed' : 'failed';
+    const { changed, record } = await deps.store.finish(req.callId, status, outcome, outcome.ok ? '' : outcome.error.message);
+    if (changed && record !== undefined) deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, task: record.info, outcome });
+  };
+
+  return async (msg) => {
+    let req: CallToolRequest;
+    try {
+      req = decodeBody<CallToolRequest>(msg.data, 'CallToolRequest');
+    } catch (err: unknown) {
+      deps.log.warn({ err: messageOf(err) }, 'dropped a malformed submission');
+      return 'drop';
+    }
+    let owner: string;
+    try {
+      owner = deps.authenticate(msg);
+    } catch (err: unknown) {
+      // Nothing is stored for a caller that could not say who it is; whoever listens hears why.
+      const error = (err instanceof McpbusError ? err : new McpbusError(ErrorCode.Unauthorized, 'Unauthorized')).toBody();
+      const now = Date.now();
+      deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, outcome: { ok: false, error }, task: { taskId: req.callId, status: 'failed', statusMessage: error.message, createdAt: now, lastUpdatedAt: now, ttlMs: 0, pollIntervalMs: 0, server: req.server, tool: req.name, events: 0 } });
+      return 'drop';
+    }
+    const sessions = deps.sessions.get(req.server);
+    if (sessions === undefined) {
+      await answer(req, owner, { ok: false, error: { code: ErrorCode.UnknownServer, message: `Unknown tool: ${req.name} (no server "${req.server}" is configured)` } });
+      return 'ack';
+    }
+    if (await backlogFull()) return 'retry';
+    try {
+      const outcome = await runCall({ ...req, task: {} }, owner, sessions, new AbortController().signal, {
+        ...deps.run,
+        submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, { fixedId: true }),
+      });
+      // A call refused before it could become a job (bad arguments) is answered with its result.
+      if (!('task' in outcome)) await answer(req, owner, { ok: true, result: outcome.result });
+      return 'ack';
+    } catch (err: unknown) {
+      const failure = err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the submission failed inside the worker', { cause: err });
+      if (TRY_LATER.has(failure.code)) return 'retry';
+      const expired = failure.code === ErrorCode.Timeout ? new McpbusError(ErrorCode.Timeout, `the submission of ${req.name} reached its deadline before a worker took it`) : failure;
+      await answer(req, owner, { ok: false, error: expired.toBody() });
+      return 'ack';
+    }
+  };
+}
