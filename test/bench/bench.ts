@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import type { Target } from './load.js';
 import { coldList, latencyAtRate, progressRelay, rawLatencyAtRate, rawThroughput, sdkThroughput, warmList, type LatencyOutcome, type ProgressOutcome, type ThroughputOutcome, type Watched } from './phases.js';
 import { deleteSubmitStream, jobPickup, jobThroughput, progressLatency, type JobPickup, type JobThroughput, type ProgressLatency } from './jobs.js';
-import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
+import { busRequestReply, durableSubmits, type BusRun } from './bus.js';
+import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, STDIO_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
 import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
 
 const USAGE = `usage: pnpm bench [--rate 200] [--duration 10] [--warmup 2] [--concurrency 64] [--clients 16] [--quick] [--split] [--profile DIR]
@@ -179,6 +180,39 @@ function jobRows(r: JobResults): Row[] {
   ];
 }
 
+interface BusResults {
+  local: BusRun;
+  stdio: BusRun;
+  http: BusRun;
+  submits: { acksPerSecond: number; endsPerSecond: number; failed: number };
+}
+
+async function measureBus(subjectRoot: string, s: Settings): Promise<BusResults> {
+  const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  const run = (server: string, tool: string): Promise<BusRun> => busRequestReply(natsUrl, BENCH_MASTER_KEY, subjectRoot, server, tool, s.concurrency, s.durationMs, s.warmupMs);
+  log(`bus request/reply, ${s.concurrency} in flight: in-process tool, stdio upstream, HTTP upstream`);
+  const local = await run(LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`);
+  const stdio = await run(STDIO_SERVER_NAME, `${STDIO_SERVER_NAME}-echo`);
+  const http = await run(FIXTURE_SERVER_NAME, `${FIXTURE_SERVER_NAME}-echo`);
+  log(`${s.jobs} durable submissions (JetStream) of the in-process tool, 256 publishes in flight`);
+  const submits = await durableSubmits(natsUrl, BENCH_MASTER_KEY, subjectRoot, LOCAL_SERVER_NAME, `${LOCAL_SERVER_NAME}-noop`, s.jobs, 256);
+  return { local, stdio, http, submits };
+}
+
+function busRows(r: BusResults, s: Settings): Row[] {
+  const c = `c=${s.concurrency}`;
+  const rows: Row[] = [];
+  for (const [label, run] of [['in-process tool', r.local], ['stdio upstream', r.stdio], ['HTTP upstream', r.http]] as const) {
+    rows.push({ metric: `bus calls/s, ${label}, ${c}`, direct: undefined, gateway: run.callsPerSecond, digits: 0 });
+    rows.push({ metric: `bus call p50, ${label} (ms)`, direct: undefined, gateway: run.latencyMs.p50 });
+    rows.push({ metric: `bus errors, ${label}`, direct: undefined, gateway: run.errors, digits: 0 });
+  }
+  rows.push({ metric: `durable submits acked/s (${s.jobs})`, direct: undefined, gateway: r.submits.acksPerSecond, digits: 0 });
+  rows.push({ metric: 'durable submits ended/s', direct: undefined, gateway: r.submits.endsPerSecond, digits: 0 });
+  rows.push({ metric: 'durable submits failed', direct: undefined, gateway: r.submits.failed, digits: 0 });
+  return rows;
+}
+
 function cpuRows(d: TargetResults, g: TargetResults): string {
   const names = Object.keys(d.sdk.cpu);
   const header = ['run (CPU % of one core)', ...names];
@@ -257,9 +291,11 @@ async function main(): Promise<void> {
   const d = await measure(direct, s, watched);
   const g = await measure(gateway, s, watched);
   const jobs = await measureJobs(direct, { ...gateway, headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` } }, gw.subjectRoot, s);
+  const bus = await measureBus(gw.subjectRoot, s);
 
   process.stdout.write(`${formatTable(comparisonRows(d, g, { direct: coldDirect.connectAndListMs, gateway: coldGateway.connectAndListMs }, s))}\n\n`);
   process.stdout.write(`Long-running calls: progress relay and the job path\n${formatTable(jobRows(jobs))}\n\n`);
+  process.stdout.write(`The bus, without HTTP (an agent platform's view)\n${formatTable(busRows(bus, s))}\n\n`);
   process.stdout.write(`${cpuRows(d, g)}\n\n`);
   process.stdout.write(`tools/list cold, list only (connect excluded): direct ${coldDirect.listMs.toFixed(2)} ms, mcpbus ${coldGateway.listMs.toFixed(2)} ms\n`);
   process.stdout.write(`${notes(d, g).join('\n')}\n`);

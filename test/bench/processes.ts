@@ -14,6 +14,8 @@ export const FIXTURE_SERVER_NAME = 'fx';
 /** The `mcp_tools` server of the bench config, and its one tool's module. */
 export const LOCAL_SERVER_NAME = 'local';
 const NOOP_TOOL_MODULE = fileURLToPath(new URL('./noop-tool.ts', import.meta.url));
+/** The fixture over stdio, spawned by the workers. */
+export const STDIO_SERVER_NAME = 'stdio';
 /** The same upstream again, with every call run as a job. */
 export const JOBS_SERVER_NAME = 'jobs';
 
@@ -157,7 +159,12 @@ function writeConfig(upstreamUrl: string, subjectRoot: string): string {
     configPath,
     stringify({
       // The same upstream twice: `fx` answers inline, every call of `jobs` runs as a BullMQ job.
-      mcp_servers: { [FIXTURE_SERVER_NAME]: { url: upstreamUrl }, [JOBS_SERVER_NAME]: { url: upstreamUrl, execution: 'job' } },
+      // `stdio`: the fixture again, as a child of each worker (the bus benchmark's stdio upstream).
+      mcp_servers: {
+        [FIXTURE_SERVER_NAME]: { url: upstreamUrl },
+        [JOBS_SERVER_NAME]: { url: upstreamUrl, execution: 'job' },
+        [STDIO_SERVER_NAME]: { transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', FIXTURE_MAIN, '--stdio'], cwd: REPO_ROOT },
+      },
       general_settings: { master_key: BENCH_MASTER_KEY },
       // An in-process tool (no upstream I/O): the job benchmark's measure of the engine alone.
       mcp_tools: [{ name: 'noop', input_schema: { type: 'object', properties: { text: { type: 'string' } } }, handler: `${NOOP_TOOL_MODULE}#noop` }],
