@@ -23,6 +23,7 @@ WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/bus/package.json packages/bus/
 COPY packages/catalog/package.json packages/catalog/
+COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/config/package.json packages/config/
 COPY packages/fixture-server/package.json packages/fixture-server/

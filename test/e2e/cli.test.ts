@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../harness/clients.js';
-import { deleteSubmitStream, fixtureStdio } from '../harness/gateway.js';
+import { startFixtureHttp } from '@mcpbus/fixture-server';
+import { MASTER_KEY, deleteSubmitStream, fixtureStdio, startGateway } from '../harness/gateway.js';
 import { cli, writeConfig } from '../harness/processes.js';
 import { eventually, freePort } from '../harness/wait.js';
 
@@ -52,6 +53,46 @@ describe('mcpbus start', () => {
     } finally {
       run.kill('SIGKILL');
       await deleteSubmitStream(root);
+    }
+  });
+});
+
+describe('mcpbus tools, call and submit', () => {
+  it('list, call (progress on stderr) and submit over the bus of a running mcpbus, with clear errors otherwise', async () => {
+    const http = await startFixtureHttp({ port: 0 });
+    const gateway = await startGateway({ servers: { web: { url: http.url } }, runners: 1 });
+    const bus = ['--root', gateway.config.settings.subjectRoot, '--key', MASTER_KEY];
+    try {
+      const tools = cli(['tools', ...bus]);
+      expect(await tools.exited).toBe(0);
+      expect(tools.output()).toMatch(/^web-echo\s+Returns the given text unchanged\./m);
+
+      const call = cli(['call', 'web-slow', '--args', '{"steps":2,"delayMs":10}', ...bus]);
+      expect(await call.exited).toBe(0);
+      expect(call.output()).toContain('progress 1/2  step 1/2');
+      expect(call.output()).toContain('progress 2/2  step 2/2');
+      expect(call.output()).toContain('"text": "done after 2 steps"');
+
+      const submit = cli(['submit', 'web-echo', '--args', '{"text":"queued"}', '--id', 'cli-submit-1', ...bus]);
+      expect(await submit.exited).toBe(0);
+      expect(submit.output()).toContain('cli-submit-1');
+      expect(submit.output()).toContain('"text": "queued"');
+
+      const wrongKey = cli(['tools', '--root', gateway.config.settings.subjectRoot, '--key', 'sk-wrong']);
+      expect(await wrongKey.exited).toBe(1);
+      expect(wrongKey.output()).toContain('pass --key');
+      const noWorkers = cli(['tools', '--root', 'nobody-here', '--key', MASTER_KEY]);
+      expect(await noWorkers.exited).toBe(1);
+      expect(noWorkers.output()).toContain('no worker answers on subject root "nobody-here"');
+      const noNats = cli(['tools'], { NATS_URL: 'nats://127.0.0.1:1' });
+      expect(await noNats.exited).toBe(1);
+      expect(noNats.output()).toContain('cannot reach NATS');
+      const badArgs = cli(['call', 'web-echo', '--args', '[1]', ...bus]);
+      expect(await badArgs.exited).toBe(2);
+      expect(badArgs.output()).toContain('--args must be a JSON object');
+    } finally {
+      await gateway.close();
+      await http.close();
     }
   });
 });

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '@mcpbus/runtime';
+import { clientCommand } from './client-commands.js';
 import { startCommand } from './start-command.js';
 import { ROLES, type Role } from './run-roles.js';
 import { messageOf } from '@mcpbus/protocol';
@@ -11,8 +12,13 @@ const USAGE = `usage:
   mcpbus start --config FILE [--port 4000] [--host 127.0.0.1] [--role ingress|worker|runner ...]
   mcpbus check-config --config FILE
   mcpbus demo [--port 4000]      run the example config with its demo upstreams
+  mcpbus tools [--config FILE] [--key KEY] [--root ROOT]
+  mcpbus call <tool> --args '{...}' [--config FILE] [--key KEY] [--root ROOT]
+  mcpbus submit <tool> --args '{...}' [--id CALL_ID] [--no-wait] [--config FILE] [--key KEY] [--root ROOT]
+                                 list, call and durably submit over the bus of a running mcpbus
+                                 (the key: --key, MCPBUS_API_KEY, or the config's master key)
 
-environment: NATS_URL, REDIS_URL, LOG_LEVEL, MCPBUS_MASTER_KEY`;
+environment: NATS_URL, REDIS_URL, LOG_LEVEL, MCPBUS_MASTER_KEY, MCPBUS_API_KEY`;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -39,13 +45,19 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         role: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
+        args: { type: 'string', short: 'a' },
+        key: { type: 'string' },
+        root: { type: 'string' },
+        id: { type: 'string' },
+        'no-wait': { type: 'boolean' },
       },
       strict: true,
+      allowPositionals: true,
     });
   } catch (err: unknown) {
     return fail(messageOf(err));
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   if (values.help === true || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
@@ -56,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   const unknownRole = roles.find((r) => !(ROLES as readonly string[]).includes(r));
   if (unknownRole !== undefined) return fail(`unknown role "${unknownRole}"; roles are ${ROLES.join(', ')}`);
   const host = values.host ?? '127.0.0.1';
+  if (command !== 'call' && command !== 'submit' && positionals.length > 0) return fail(`unexpected argument "${positionals[0] ?? ''}"`);
 
   switch (command) {
     case 'start':
@@ -70,6 +83,20 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'demo':
       return demo(port, host);
+    case 'tools':
+    case 'call':
+    case 'submit':
+      return clientCommand({
+        command,
+        ...(positionals[0] === undefined ? {} : { tool: positionals[0] }),
+        ...(values.args === undefined ? {} : { args: values.args }),
+        ...(values.config === undefined ? {} : { configPath: values.config }),
+        ...(values.key === undefined ? {} : { key: values.key }),
+        ...(values.root === undefined ? {} : { root: values.root }),
+        ...(values.id === undefined ? {} : { callId: values.id }),
+        wait: values['no-wait'] !== true,
+        env: process.env,
+      });
     default:
       return fail(`unknown command "${command}"`);
   }
