@@ -1,10 +1,17 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MCPClient,
   McpbusClientError,
   callAnthropicTool,
+  callMcpTool,
   callOpenAITool,
   connect,
   loadMcpTools,
@@ -99,6 +106,15 @@ describe('@mcpbus/client on the bus', () => {
     expect((await bus.getTask(handle.callId)).task.status).toBe('completed');
   });
 
+  it('cancels a running job, and calls tools in MCP terms', async () => {
+    const handle = await bus.submit('web-slow', { steps: 100, delayMs: 50 });
+    for await (const p of handle.progress) if (p.progress >= 2) break;
+    await bus.cancel(handle.callId, 'enough');
+    await expect(handle.result()).rejects.toMatchObject({ code: 'cancelled' });
+    expect((await bus.getTask(handle.callId)).task.status).toBe('cancelled');
+    expect(toolResultText(await callMcpTool(bus, { name: 'web-add', arguments: { a: 1, b: 2 } }))).toBe('3');
+  });
+
   it('reports failures as typed errors', async () => {
     await expect(bus.callTool('web-nope', {})).rejects.toMatchObject({ name: 'McpbusClientError', code: 'unknown_tool' });
     const stranger = await connect({ servers: NATS_URL, apiKey: 'sk-wrong', subjectRoot: gateway.config.settings.subjectRoot });
@@ -126,7 +142,8 @@ describe('@mcpbus/client over MCP', () => {
         const result = await session.callTool('web-slow', { steps: 2, delayMs: 10 }, { onProgress: (p) => progress.push(p.progress) });
         expect(result.content).toEqual([{ type: 'text', text: 'done after 2 steps' }]);
         expect(progress).toEqual([1, 2]);
-        expect((await session.listPrompts()).length).toBeGreaterThan(0);
+        expect((await session.listPrompts()).map((p) => p['name'])).toContain('web-greeting');
+        expect(JSON.stringify(await session.getPrompt('web-greeting', { name: 'Ada' }))).toContain('Ada');
         const resources = await session.listResources();
         expect(resources.length).toBeGreaterThan(0);
         expect(await session.readResource(String(resources[0]?.['uri']))).toHaveProperty('contents');
@@ -145,6 +162,31 @@ describe('@mcpbus/client over MCP', () => {
     expect((await seenBy({ authType: 'api_key', authValue: 'k-1' }))['x-api-key']).toBe('k-1');
     expect((await seenBy({ authType: 'authorization', authValue: 'Token t' }))['authorization']).toBe('Token t');
     expect((await seenBy({ headers: { 'x-tenant': 'acme' } }))['x-tenant']).toBe('acme');
+  });
+});
+
+describe('@mcpbus/client over HTTPS', () => {
+  it('trusts a given CA bundle, refuses an unknown certificate, and can skip verification', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpbus-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const upstream = new URL(http.url);
+    // TLS in front of the HTTP fixture: terminate, then pass the bytes through.
+    const proxy = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (socket) => {
+      const backend = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+      socket.pipe(backend).pipe(socket);
+      socket.on('error', () => backend.destroy());
+      backend.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(proxy.address() as AddressInfo).port}/mcp`;
+    try {
+      const names = (tls: { ca?: string; verify?: boolean } | undefined) => MCPClient.runWithSession({ url, ...(tls === undefined ? {} : { tls }) }, async (s) => (await s.listTools()).map((t) => t.name));
+      expect(await names({ ca: join(dir, 'cert.pem') })).toContain('echo');
+      await expect(names(undefined)).rejects.toMatchObject({ code: 'transport' });
+      expect(await names({ verify: false })).toContain('echo');
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
 

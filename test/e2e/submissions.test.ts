@@ -3,7 +3,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
-import { API_KEY_HEADER, createSubjects, newCallId, type Subjects } from '@mcpbus/protocol';
+import { API_KEY_HEADER, REPLY_TO_HEADER, createSubjects, newCallId, type Subjects } from '@mcpbus/protocol';
 import { MASTER_KEY, startGateway, type GatewayOptions, type TestGateway } from '../harness/gateway.js';
 import { NATS_URL } from '../harness/paths.js';
 import { eventually } from '../harness/wait.js';
@@ -76,6 +76,31 @@ describe('durable submission (JetStream)', () => {
     const fetched = (await nc.request(subjects.tasksGet(), JSON.stringify({ v: 1, taskId: body.callId, outcome: true }), { timeout: 10_000, ...keyed(MASTER_KEY) })).json<{ result: { task: { status: string }; outcome: unknown } }>();
     expect(fetched.result.task.status).toBe('completed');
     expect(fetched.result.outcome).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'durable' }] } });
+  });
+
+  it('also announces the end on the reply subject the submitter names', async () => {
+    const { subjects } = await gateway();
+    const inbox = `reply.${randomBytes(6).toString('hex')}`;
+    const replies: End[] = [];
+    const sub = nc.subscribe(inbox, {
+      callback: (_err, msg) => {
+        replies.push(msg.json<End>());
+      },
+    });
+    const good = call('web-echo', { text: 'to my inbox' });
+    const bad = call('web-echo', {});
+    await nc.flush();
+    for (const body of [good, bad]) {
+      const h = headers();
+      h.set(API_KEY_HEADER, MASTER_KEY);
+      h.set(REPLY_TO_HEADER, inbox);
+      await js.publish(subjects.submit('web'), JSON.stringify(body), { headers: h });
+    }
+    await eventually(() => (replies.length === 2 ? Promise.resolve() : Promise.reject(new Error(`${replies.length} replies`))));
+    sub.unsubscribe();
+    expect(replies.map((r) => r.outcome)).toEqual(
+      expect.arrayContaining([{ ok: true, result: { content: [{ type: 'text', text: 'to my inbox' }] } }, expect.objectContaining({ ok: true, result: expect.objectContaining({ isError: true }) })]),
+    );
   });
 
   it('makes a resubmission harmless: the same Nats-Msg-Id is a duplicate, the same call id is not run again', async () => {

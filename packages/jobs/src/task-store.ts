@@ -22,6 +22,8 @@ export interface NewTask {
   holdMs: number;
   pollIntervalMs: number;
   progressToken?: string | number;
+  /** A subject the task's end is also published on (a durable submission's reply subject). */
+  replyTo?: string;
 }
 
 /** A task as stored: what its owner sees, plus what only mcpbus needs. */
@@ -30,6 +32,7 @@ export interface TaskRecord {
   owner: string;
   outcome?: TaskOutcome;
   progressToken?: string | number;
+  replyTo?: string;
   /** Attempts that started running (a second start after a runner died means the outcome of the first is unknown). */
   runs: number;
 }
@@ -151,6 +154,7 @@ function recordOf(taskId: string, h: Record<string, string>): TaskRecord | undef
   if (outcome !== undefined) record.outcome = outcome;
   const token = parseJson<string | number>(h['token']);
   if (token !== undefined) record.progressToken = token;
+  if (h['reply'] !== undefined && h['reply'] !== '') record.replyTo = h['reply'];
   return record;
 }
 
@@ -183,6 +187,7 @@ export function createTaskStore(redis: Redis, subjectRoot: string): TaskStore {
         'created', now, 'updated', now, 'ttl', task.ttlMs, 'hold', hold, 'poll', task.pollIntervalMs, 'events', 0, 'runs', 0,
       ];
       if (task.progressToken !== undefined) fields.push('token', JSON.stringify(task.progressToken));
+      if (task.replyTo !== undefined) fields.push('reply', task.replyTo);
       const created = await r.mcpbusTaskCreate(keys.task(task.taskId), keys.ownerTasks(task.owner), hold, now, task.taskId, ...fields);
       return created === 1;
     },

@@ -3,6 +3,8 @@ import { ANONYMOUS_OWNER } from './messages.js';
 
 /** NATS header in which a bus request carries the caller's API key (the same key as over HTTP). */
 export const API_KEY_HEADER = 'Mcpbus-Api-Key';
+/** NATS header of a durable submission naming a subject its end should also be published on. */
+export const REPLY_TO_HEADER = 'Mcpbus-Reply-To';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 

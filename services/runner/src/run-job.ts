@@ -30,7 +30,8 @@ export interface RunJobDeps {
   /** The largest outcome that can be announced on the bus (NATS max_payload). */
   maxOutcomeBytes: number;
   publishProgress(event: ProgressEvent): void;
-  publishResult(event: ResultEvent): void;
+  /** Announces a job's end on its events subject (and on `replyTo`, when the submitter named one). */
+  publishResult(event: ResultEvent, replyTo?: string): void;
   /** Registers the call so a broadcast cancel can abort it; returns the unregister function. */
   track(callId: string, abort: AbortController): () => void;
   log: Logger;
@@ -54,7 +55,7 @@ export async function endTask(deps: Pick<RunJobDeps, 'store' | 'publishResult' |
   const { changed, record } = await deps.store.finish(callId, status, outcome, message);
   if (changed && record !== undefined) {
     try {
-      deps.publishResult({ v: 1, type: 'result', callId, events: events ?? record.info.events, task: record.info, outcome });
+      deps.publishResult({ v: 1, type: 'result', callId, events: events ?? record.info.events, task: record.info, outcome }, record.replyTo);
     } catch (err: unknown) {
       // Watchers also poll the task, so they learn of the end anyway.
       deps.log.warn({ callId, err: messageOf(err) }, 'could not announce the end of a job');

@@ -39,7 +39,11 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const store = createTaskStore(redis, settings.subjectRoot);
   const sessions = await createServerPools(config, log);
   const running = new Map<string, AbortController>();
-  const publishResult = (event: ResultEvent): void => nc.publish(subjects.callEvents(event.callId), encodeJson(event));
+  const publishResult = (event: ResultEvent, replyTo?: string): void => {
+    const data = encodeJson(event);
+    nc.publish(subjects.callEvents(event.callId), data);
+    if (replyTo !== undefined) nc.publish(replyTo, data);
+  };
 
   const cancelSub = nc.subscribe(subjects.callCancelAny(), {
     callback: (err, msg) => {

@@ -237,7 +237,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       run: { catalog, validator, publishProgress: () => undefined, submitJob },
       authenticate,
       waitingJobs: () => queue.getWaitingCount(),
-      publishEnd: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
+      publishEnd: (event, replyTo) => {
+        nc.publish(subjects.callEvents(event.callId), encodeJson(event));
+        if (replyTo !== undefined) nc.publish(replyTo, encodeJson(event));
+      },
       log,
     });
     intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)) as ReturnType<typeof handleSubmission>, {

@@ -1,7 +1,7 @@
 import { decodeBody, type IntakeVerdict, type JsMsg } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import type { TaskStore } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, messageOf, type CallToolRequest, type ResultEvent, type TaskOutcome } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, REPLY_TO_HEADER, messageOf, type CallToolRequest, type ResultEvent, type TaskOutcome } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { runCall, type RunCallDeps } from './run-call.js';
@@ -20,7 +20,8 @@ export interface SubmissionDeps {
   authenticate(msg: JsMsg): string;
   /** Calls waiting in the job queue. */
   waitingJobs(): Promise<number>;
-  publishEnd(event: ResultEvent): void;
+  /** Announces an end on the call's events subject (and on the submitter's reply subject, if any). */
+  publishEnd(event: ResultEvent, replyTo?: string): void;
   log: Logger;
 }
 
@@ -39,12 +40,12 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
   };
 
   /** Ends a submission that never becomes a job, as a task of its own, so it can be fetched too. */
-  const answer = async (req: CallToolRequest, owner: string, outcome: TaskOutcome): Promise<void> => {
-    const task = { taskId: req.callId, owner, server: req.server, tool: req.name, ttlMs: settings.taskTtlMs, holdMs: settings.taskTtlMs, pollIntervalMs: settings.taskPollIntervalMs };
+  const answer = async (req: CallToolRequest, owner: string, outcome: TaskOutcome, replyTo: string | undefined): Promise<void> => {
+    const task = { taskId: req.callId, owner, server: req.server, tool: req.name, ttlMs: settings.taskTtlMs, holdMs: settings.taskTtlMs, pollIntervalMs: settings.taskPollIntervalMs, ...(replyTo === undefined ? {} : { replyTo }) };
     if (!(await deps.store.create(task))) return; // a redelivery: answered already
     const status = outcome.ok ? 'completed' : 'failed';
     const { changed, record } = await deps.store.finish(req.callId, status, outcome, outcome.ok ? '' : outcome.error.message);
-    if (changed && record !== undefined) deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, task: record.info, outcome });
+    if (changed && record !== undefined) deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, task: record.info, outcome }, replyTo);
   };
 
   return async (msg) => {
@@ -55,6 +56,8 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       deps.log.warn({ err: messageOf(err) }, 'dropped a malformed submission');
       return 'drop';
     }
+    const reply = msg.headers?.get(REPLY_TO_HEADER);
+    const replyTo = reply === undefined || reply === '' ? undefined : reply;
     let owner: string;
     try {
       owner = deps.authenticate(msg);
@@ -62,28 +65,28 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       // Nothing is stored for a caller that could not say who it is; whoever listens hears why.
       const error = (err instanceof McpbusError ? err : new McpbusError(ErrorCode.Unauthorized, 'Unauthorized')).toBody();
       const now = Date.now();
-      deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, outcome: { ok: false, error }, task: { taskId: req.callId, status: 'failed', statusMessage: error.message, createdAt: now, lastUpdatedAt: now, ttlMs: 0, pollIntervalMs: 0, server: req.server, tool: req.name, events: 0 } });
+      deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, outcome: { ok: false, error }, task: { taskId: req.callId, status: 'failed', statusMessage: error.message, createdAt: now, lastUpdatedAt: now, ttlMs: 0, pollIntervalMs: 0, server: req.server, tool: req.name, events: 0 } }, replyTo);
       return 'drop';
     }
     const sessions = deps.sessions.get(req.server);
     if (sessions === undefined) {
-      await answer(req, owner, { ok: false, error: { code: ErrorCode.UnknownServer, message: `Unknown tool: ${req.name} (no server "${req.server}" is configured)` } });
+      await answer(req, owner, { ok: false, error: { code: ErrorCode.UnknownServer, message: `Unknown tool: ${req.name} (no server "${req.server}" is configured)` } }, replyTo);
       return 'ack';
     }
     if (await backlogFull()) return 'retry';
     try {
       const outcome = await runCall({ ...req, task: {} }, owner, sessions, new AbortController().signal, {
         ...deps.run,
-        submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, { fixedId: true }),
+        submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, replyTo === undefined ? { fixedId: true } : { fixedId: true, replyTo }),
       });
       // A call refused before it could become a job (bad arguments) is answered with its result.
-      if (!('task' in outcome)) await answer(req, owner, { ok: true, result: outcome.result });
+      if (!('task' in outcome)) await answer(req, owner, { ok: true, result: outcome.result }, replyTo);
       return 'ack';
     } catch (err: unknown) {
       const failure = err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the submission failed inside the worker', { cause: err });
       if (TRY_LATER.has(failure.code)) return 'retry';
       const expired = failure.code === ErrorCode.Timeout ? new McpbusError(ErrorCode.Timeout, `the submission of ${req.name} reached its deadline before a worker took it`) : failure;
-      await answer(req, owner, { ok: false, error: expired.toBody() });
+      await answer(req, owner, { ok: false, error: expired.toBody() }, replyTo);
       return 'ack';
     }
   };

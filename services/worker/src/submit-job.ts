@@ -20,7 +20,7 @@ export interface JobSubmitterDeps {
  * With `fixedId` the task takes the call id even when the call has an idempotency key (durable
  * submissions, where the caller chose the id to fetch the outcome by).
  */
-export type JobSubmitter = (req: CallToolRequest, owner: string, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>, options?: { fixedId?: boolean }) => Promise<TaskInfo>;
+export type JobSubmitter = (req: CallToolRequest, owner: string, server: ServerConfig, entry: CatalogTool, args: Record<string, unknown>, options?: { fixedId?: boolean; replyTo?: string }) => Promise<TaskInfo>;
 
 /**
  * Whether a call may run again after a runner died mid-call or a transient failure: the config
@@ -66,6 +66,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       ttlMs,
       holdMs: server.jobTimeoutMs * attempts + settings.jobBackoffMs * 2 ** Math.min(attempts, 20) + QUEUE_WAIT_ALLOWANCE_MS,
       pollIntervalMs: settings.taskPollIntervalMs,
+      ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
     };
     const now = Date.now();
     let created: boolean;

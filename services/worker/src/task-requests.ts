@@ -66,6 +66,7 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
       nc.publish(subjects.callCancel(req.taskId), encodeJson(cancel));
       const ended: ResultEvent = { v: 1, type: 'result', callId: req.taskId, events: now.info.events, task: now.info, outcome: now.outcome ?? { ok: false, error: { code: ErrorCode.Cancelled, message: reason } } };
       nc.publish(subjects.callEvents(req.taskId), encodeJson(ended));
+      if (now.replyTo !== undefined) nc.publish(now.replyTo, encodeJson(ended));
       return { task: now.info };
     },
   };
