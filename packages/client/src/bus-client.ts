@@ -160,8 +160,11 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
   }
   const getTask = (callId: string): Promise<TaskGetResult> => ok<TaskGetResult>(subjects.tasksGet(), { v: 1, taskId: callId, outcome: true }, 10_000);
 
-  /** Follows a call's events until its end (a job's ResultEvent), polling the task in case it is missed. */
-  function follow(callId: string, onProgress: ((p: Progress) => void) | undefined): { sub: Subscription; ended: Promise<TaskOutcome>; stop(): void } {
+  /**
+   * Follows a call's events until its end (a job's ResultEvent). Once `poll()` is called (the call
+   * is a job) the task is also read every second, in case the end event is missed.
+   */
+  function follow(callId: string, onProgress: ((p: Progress) => void) | undefined): { sub: Subscription; ended: Promise<TaskOutcome>; poll(): void; stop(): void } {
     let finish: (o: TaskOutcome) => void = () => undefined;
     const ended = new Promise<TaskOutcome>((resolve) => (finish = resolve));
     const sub = nc.subscribe(subjects.callEvents(callId), {
@@ -176,19 +179,21 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       },
     });
     let stopped = false;
-    void (async () => {
-      while (!stopped) {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        if (stopped) return;
-        const now = await getTask(callId).catch(() => undefined);
-        if (now !== undefined && TERMINAL_TASK_STATUSES.has(now.task.status) && now.outcome !== undefined) finish(now.outcome);
-      }
-    })();
+    let timer: NodeJS.Timeout | undefined;
+    const tick = async (): Promise<void> => {
+      const now = await getTask(callId).catch(() => undefined);
+      if (now !== undefined && TERMINAL_TASK_STATUSES.has(now.task.status) && now.outcome !== undefined) finish(now.outcome);
+      if (!stopped) timer = setTimeout(() => void tick(), POLL_MS);
+    };
     return {
       sub,
       ended,
+      poll() {
+        if (timer === undefined && !stopped) timer = setTimeout(() => void tick(), POLL_MS);
+      },
       stop() {
         stopped = true;
+        clearTimeout(timer);
         sub.unsubscribe();
       },
     };
@@ -217,11 +222,11 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
         if (!reply.ok) throw errorOf(reply.error);
         if ('result' in reply) return reply.result;
         const taskId = reply.task.taskId;
-        if (taskId !== callId) {
-          watch.stop();
-          return await waitFor(follow(taskId, callOptions.onProgress), timeoutMs, callOptions.signal);
-        }
-        return await waitFor(watch, timeoutMs, callOptions.signal);
+        // An idempotency key names the task: follow the first call's job.
+        const job = taskId === callId ? watch : follow(taskId, callOptions.onProgress);
+        if (job !== watch) watch.stop();
+        job.poll();
+        return await waitFor(job, timeoutMs, callOptions.signal);
       } finally {
         callOptions.signal?.removeEventListener('abort', onAbort);
         watch.stop();
@@ -234,6 +239,7 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       if (submitOptions.idempotencyKey !== undefined) body.idempotencyKey = submitOptions.idempotencyKey;
       const stream = progressStream();
       const watch = follow(callId, (p) => stream.push(p));
+      watch.poll();
       const outcome = watch.ended.finally(() => {
         stream.end();
         watch.stop();
@@ -264,12 +270,17 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
 
   async function waitFor(watch: { ended: Promise<TaskOutcome>; stop(): void }, timeoutMs: number, signal: AbortSignal | undefined): Promise<CallToolResult> {
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new McpbusClientError('timeout', `the call did not finish within ${timeoutMs} ms`)), timeoutMs)));
-    const aborted = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(new McpbusClientError('cancelled', 'the call was cancelled')), { once: true }));
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new McpbusClientError('cancelled', 'the call was cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
       return resultOf(await Promise.race([watch.ended, timeout, aborted]));
     } finally {
       clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
       watch.stop();
     }
   }
