@@ -67,6 +67,19 @@ describe('the bus is no way around auth', () => {
     expect(invalid.result?.['isError']).toBe(true);
   });
 
+  it('delivers a message to a legacy SSE session only with the key that opened it', async () => {
+    const res = await fetch(keyed.url.replace(/\/mcp$/, '/sse'), { headers: { Authorization: `Bearer ${MASTER_KEY}`, Accept: 'text/event-stream' } });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('sessionId=')) text += new TextDecoder().decode((await reader.read()).value);
+    const sessionId = /sessionId=([A-Za-z0-9_-]+)/.exec(text)?.[1] as string;
+    const ping = { v: 1, message: { jsonrpc: '2.0', id: 1, method: 'ping' } };
+    expect((await ask(keyed, (s) => s.sessionMessages(sessionId), ping)).ok).toBe(false);
+    expect((await ask(keyed, (s) => s.sessionMessages(sessionId), ping, 'sk-wrong')).ok).toBe(false);
+    expect((await ask(keyed, (s) => s.sessionMessages(sessionId), ping, MASTER_KEY)).ok).toBe(true);
+    await reader.cancel();
+  });
+
   it('binds tasks to the key that created them: another key, or none, cannot see them', async () => {
     const created = await ask(open, (s) => s.toolsCall('web'), call({ text: 'mine' }, { task: {} }), 'alice');
     const taskId = created.task?.taskId as string;

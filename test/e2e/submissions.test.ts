@@ -103,6 +103,20 @@ describe('durable submission (JetStream)', () => {
     );
   });
 
+  it('refuses reply subjects inside mcpbus or with wildcards, and a body naming another server than its subject', async () => {
+    const { subjects, root } = await gateway();
+    for (const [reply, server] of [[`${root}.v1.tools.list`, 'web'], ['_INBOX.>', 'web'], [undefined, 'other']] as const) {
+      const body = { ...call('web-echo', { text: 'x' }), server };
+      const end = endOf(subjects, body.callId);
+      await nc.flush();
+      const h = headers();
+      h.set(API_KEY_HEADER, MASTER_KEY);
+      if (reply !== undefined) h.set(REPLY_TO_HEADER, reply);
+      await js.publish(subjects.submit('web'), JSON.stringify(body), { headers: h });
+      expect((await end).outcome.error?.code).toBe('bad_request');
+    }
+  });
+
   it('makes a resubmission harmless: the same Nats-Msg-Id is a duplicate, the same call id is not run again', async () => {
     const { subjects } = await gateway();
     const before = await stats(subjects);

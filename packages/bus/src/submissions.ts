@@ -40,6 +40,11 @@ export async function ensureSubmissionStream(nc: NatsConnection, subjects: Subje
     const { name, ...update } = config;
     await jsm.streams.update(name, update);
   }
+  await ensureConsumer(nc, subjects);
+}
+
+async function ensureConsumer(nc: NatsConnection, subjects: Subjects): Promise<void> {
+  const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(subjects.submitStream, { durable_name: INTAKE, ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 1_000 });
 }
 
@@ -52,7 +57,8 @@ export type IntakeVerdict = 'ack' | 'retry' | 'drop';
 
 /**
  * Pulls submissions and hands each to `handle`; its verdict acks, naks (redelivered after
- * `retryDelayMs`) or terminates the message. Handling errors nak it.
+ * `retryDelayMs`) or terminates the message. Handling errors nak it. If the consumer goes away
+ * (JetStream restarted, the consumer deleted) the intake says so and starts again.
  */
 export async function startSubmissionIntake(
   nc: NatsConnection,
@@ -60,11 +66,12 @@ export async function startSubmissionIntake(
   handle: (msg: JsMsg) => Promise<IntakeVerdict>,
   options: { retryDelayMs: number; onError: (message: string) => void },
 ): Promise<SubmissionIntake> {
-  const consumer = await jetstream(nc).consumers.get(subjects.submitStream, INTAKE);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
+  const js = jetstream(nc);
+  let closed = false;
+  let messages: ConsumerMessages = await (await js.consumers.get(subjects.submitStream, INTAKE)).consume({ max_messages: 64 });
   const inFlight = new Set<Promise<void>>();
-  const done = (async () => {
-    for await (const msg of messages) {
+  const take = async (batch: ConsumerMessages): Promise<void> => {
+    for await (const msg of batch) {
       const work = handle(msg).then(
         (verdict) => (verdict === 'ack' ? msg.ack() : verdict === 'drop' ? msg.term() : msg.nak(options.retryDelayMs)),
         (err: unknown) => {
@@ -75,9 +82,24 @@ export async function startSubmissionIntake(
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));
     }
+  };
+  const done = (async () => {
+    while (!closed) {
+      await take(messages).catch((err: unknown) => options.onError(`submission intake stopped: ${messageOf(err)}`));
+      if (closed) return;
+      options.onError('submission intake ended unexpectedly; starting it again');
+      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs));
+      try {
+        await ensureConsumer(nc, subjects);
+        messages = await (await js.consumers.get(subjects.submitStream, INTAKE)).consume({ max_messages: 64 });
+      } catch (err: unknown) {
+        options.onError(`submission intake could not start again: ${messageOf(err)}`);
+      }
+    }
   })();
   return {
     async close() {
+      closed = true;
       await messages.close();
       await done.catch(() => undefined);
       await Promise.allSettled([...inFlight]);

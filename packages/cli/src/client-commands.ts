@@ -44,7 +44,7 @@ export async function clientCommand(a: ClientArgs): Promise<number> {
   });
   const config = a.configPath === undefined ? undefined : await loadConfigOrReport(a.configPath, a.env);
   if (a.configPath !== undefined && config === undefined) return 2;
-  const natsUrl = a.env['NATS_URL'] ?? DEFAULT_NATS_URL;
+  const natsUrl = a.env['NATS_URL'] === undefined || a.env['NATS_URL'] === '' ? DEFAULT_NATS_URL : a.env['NATS_URL'];
   const root = a.root ?? config?.settings.subjectRoot ?? 'mcpbus';
   const key = a.key ?? a.env['MCPBUS_API_KEY'] ?? config?.masterKey;
   let args: Record<string, unknown> = {};

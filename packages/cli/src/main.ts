@@ -68,7 +68,9 @@ async function main(argv: string[]): Promise<number> {
   const unknownRole = roles.find((r) => !(ROLES as readonly string[]).includes(r));
   if (unknownRole !== undefined) return fail(`unknown role "${unknownRole}"; roles are ${ROLES.join(', ')}`);
   const host = values.host ?? '127.0.0.1';
-  if (command !== 'call' && command !== 'submit' && positionals.length > 0) return fail(`unexpected argument "${positionals[0] ?? ''}"`);
+  const allowed = command === 'call' || command === 'submit' ? 1 : 0;
+  if (positionals.length > allowed) return fail(`unexpected argument "${positionals[allowed] ?? ''}"`);
+  if (command !== 'submit' && (values.id !== undefined || values['no-wait'] === true)) return fail('--id and --no-wait belong to submit');
 
   switch (command) {
     case 'start':

@@ -1,10 +1,11 @@
 import { jetstream } from '@nats-io/jetstream';
-import { connect as natsConnect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect as natsConnect, headers as natsHeaders, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   API_KEY_HEADER,
   DEFAULT_SUBJECT_ROOT,
   TERMINAL_TASK_STATUSES,
   createSubjects,
+  isValidCallId,
   newCallId,
   type CallToolRequest,
   type CatalogTool,
@@ -27,6 +28,8 @@ export interface BusConnectOptions {
   subjectRoot?: string;
   /** Connection name shown by the NATS server. */
   name?: string;
+  /** More NATS connection options: credentials (`user`/`pass`, `token`, `authenticator`), `tls`, reconnect policy. */
+  nats?: Omit<ConnectionOptions, 'servers' | 'name'>;
 }
 
 export interface CallOptions {
@@ -68,7 +71,14 @@ export interface BusClient extends ToolSession {
 type Reply<T> = { ok: true; result: T; events?: number } | { ok: true; task: TaskInfo } | { ok: false; error: ErrorBody };
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** A job's task is read this often while its end event is awaited, backing off to the maximum. */
 const POLL_MS = 1_000;
+const MAX_POLL_MS = 10_000;
+/** A task that stays unknown this many reads in a row is gone (expired, never stored, not ours). */
+const UNKNOWN_READS = 3;
+
+/** Read when called, past any narrowing of an earlier check. */
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 function errorOf(body: ErrorBody): McpbusClientError {
   return body.data === undefined ? new McpbusClientError(body.code, body.message) : new McpbusClientError(body.code, body.message, { data: body.data });
@@ -79,19 +89,23 @@ function resultOf(outcome: TaskOutcome): CallToolResult {
   throw errorOf(outcome.error);
 }
 
-/** A queue that is also an async iterator, ended once. */
+/** A queue that is also an async iterable (meant for one reader), ended once. */
 function progressStream(): { push(p: Progress): void; end(): void; iterable: AsyncIterable<Progress> } {
   const items: Progress[] = [];
   let ended = false;
-  let wake: (() => void) | undefined;
+  const waiting = new Set<() => void>();
+  const wakeAll = (): void => {
+    for (const wake of waiting) wake();
+    waiting.clear();
+  };
   return {
     push(p) {
       items.push(p);
-      wake?.();
+      wakeAll();
     },
     end() {
       ended = true;
-      wake?.();
+      wakeAll();
     },
     iterable: {
       async *[Symbol.asyncIterator]() {
@@ -99,7 +113,7 @@ function progressStream(): { push(p: Progress): void; end(): void; iterable: Asy
           const next = items.shift();
           if (next !== undefined) yield next;
           else if (ended) return;
-          else await new Promise<void>((resolve) => (wake = resolve));
+          else await new Promise<void>((resolve) => waiting.add(resolve));
         }
       },
     },
@@ -113,7 +127,7 @@ function progressStream(): { push(p: Progress): void; end(): void; iterable: Asy
 export async function connect(options: BusConnectOptions): Promise<BusClient> {
   let nc: NatsConnection;
   try {
-    nc = await natsConnect({ servers: options.servers, name: options.name ?? 'mcpbus-client' });
+    nc = await natsConnect({ ...options.nats, servers: options.servers, name: options.name ?? 'mcpbus-client' });
   } catch (err: unknown) {
     throw new McpbusClientError('transport', `cannot reach NATS at ${String(options.servers)}: is mcpbus running?`, { cause: err });
   }
@@ -125,6 +139,9 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
     return h;
   };
   const servers = new Map<string, string>();
+  /** Calls and submissions being followed; `close()` stops them all. */
+  const following = new Set<{ stop(): void }>();
+  let closed = false;
 
   async function request<T>(subject: string, body: unknown, timeoutMs: number): Promise<Reply<T>> {
     const h = keyHeaders();
@@ -180,23 +197,41 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
     });
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
+    let delay = POLL_MS;
+    let unknown = 0;
     const tick = async (): Promise<void> => {
-      const now = await getTask(callId).catch(() => undefined);
+      if (stopped || closed) return;
+      const now = await getTask(callId).catch((err: unknown) => {
+        if (err instanceof McpbusClientError && err.code === 'unknown_task') unknown += 1;
+        return undefined;
+      });
+      if (now !== undefined) unknown = 0;
       if (now !== undefined && TERMINAL_TASK_STATUSES.has(now.task.status) && now.outcome !== undefined) finish(now.outcome);
-      if (!stopped) timer = setTimeout(() => void tick(), POLL_MS);
+      else if (unknown >= UNKNOWN_READS) finish({ ok: false, error: { code: 'unknown_task', message: `task ${callId} is gone (expired, refused before it was stored, or not yours); its outcome is unknown` } });
+      else if (!stopped && !closed) {
+        delay = Math.min(MAX_POLL_MS, delay * 1.5);
+        timer = setTimeout(() => void tick(), delay);
+        timer.unref();
+      }
     };
-    return {
+    const handle = {
       sub,
       ended,
       poll() {
-        if (timer === undefined && !stopped) timer = setTimeout(() => void tick(), POLL_MS);
+        if (timer === undefined && !stopped) {
+          timer = setTimeout(() => void tick(), POLL_MS);
+          timer.unref();
+        }
       },
       stop() {
         stopped = true;
         clearTimeout(timer);
         sub.unsubscribe();
+        following.delete(handle);
       },
     };
+    following.add(handle);
+    return handle;
   }
 
   const client: BusClient = {
@@ -211,17 +246,28 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       // Subscribed first: a call that runs as a job announces its end (and progress) there.
       const watch = follow(callId, callOptions.onProgress);
       // An inline call hears the broadcast; a call that became a job is cancelled as a task.
+      let jobId: string | undefined;
       const onAbort = (): void => {
         nc.publish(subjects.callCancel(callId), JSON.stringify({ v: 1, callId, reason: 'cancelled by the caller' }));
-        void client.cancel(callId, 'cancelled by the caller').catch(() => undefined);
+        if (jobId !== undefined) void client.cancel(jobId, 'cancelled by the caller').catch(() => undefined);
       };
       callOptions.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         await nc.flush();
-        const reply = await request<CallToolResult>(subjects.toolsCall(server), body, timeoutMs + 1_000);
+        let reply: Reply<CallToolResult>;
+        try {
+          reply = await request<CallToolResult>(subjects.toolsCall(server), body, timeoutMs + 1_000);
+        } catch (err: unknown) {
+          // The worker may still be running it: tell it to stop.
+          if (err instanceof McpbusClientError && err.code === 'timeout') nc.publish(subjects.callCancel(callId), JSON.stringify({ v: 1, callId, reason: 'the caller gave up waiting' }));
+          throw err;
+        }
         if (!reply.ok) throw errorOf(reply.error);
         if ('result' in reply) return reply.result;
         const taskId = reply.task.taskId;
+        jobId = taskId;
+        // Aborted while the request was in flight: the job exists now, so cancel it.
+        if (isAborted(callOptions.signal)) onAbort();
         // An idempotency key names the task: follow the first call's job.
         const job = taskId === callId ? watch : follow(taskId, callOptions.onProgress);
         if (job !== watch) watch.stop();
@@ -233,8 +279,9 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       }
     },
     async submit(name, args, submitOptions = {}) {
-      const server = await serverOf(name);
       const callId = submitOptions.callId ?? newCallId();
+      if (!isValidCallId(callId)) throw new McpbusClientError('invalid_params', `a call id is 1 to 64 of A-Z a-z 0-9 _ -, not "${callId}"`);
+      const server = await serverOf(name);
       const body: CallToolRequest = { v: 1, callId, server, name, arguments: args, progress: false, deadlineAt: Date.now() + (submitOptions.deadlineMs ?? 600_000) };
       if (submitOptions.idempotencyKey !== undefined) body.idempotencyKey = submitOptions.idempotencyKey;
       const stream = progressStream();
@@ -264,6 +311,8 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       await ok(subjects.tasksCancel(), reason === undefined ? { v: 1, taskId: callId } : { v: 1, taskId: callId, reason }, 10_000);
     },
     async close() {
+      closed = true;
+      for (const f of [...following]) f.stop();
       await nc.drain();
     },
   };
@@ -274,7 +323,8 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new McpbusClientError('timeout', `the call did not finish within ${timeoutMs} ms`)), timeoutMs)));
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(new McpbusClientError('cancelled', 'the call was cancelled'));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (isAborted(signal)) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
     try {
       return resultOf(await Promise.race([watch.ended, timeout, aborted]));

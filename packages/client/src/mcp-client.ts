@@ -53,6 +53,8 @@ function tlsFetch(tls: NonNullable<MCPClientOptions['tls']>): typeof fetch {
 export class MCPClient implements ToolSession {
   private readonly options: MCPClientOptions;
   private client: Client | undefined;
+  /** The connection being made: concurrent first calls share it. */
+  private connecting: Promise<void> | undefined;
   /** Progress by our own token, read straight off the transport (the SDK's `onprogress` can lose the last update, typescript-sdk#2580). */
   private readonly progressRoutes = new Map<string, (p: Progress) => void>();
   private nextToken = 0;
@@ -77,11 +79,17 @@ export class MCPClient implements ToolSession {
   /** Connects (once); every other method connects on first use. */
   async connect(): Promise<void> {
     if (this.client !== undefined) return;
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
     const client = new Client(this.options.clientInfo ?? { name: 'mcpbus-client', version: '0.1.0' });
     try {
       await client.connect(this.transport());
     } catch (err: unknown) {
-      throw new McpbusClientError('transport', `cannot connect to ${this.options.url ?? this.options.command ?? 'the server'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const status = (err as { status?: unknown }).status;
+      throw new McpbusClientError(status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'transport', `cannot connect to ${this.options.url ?? this.options.command ?? 'the server'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     this.routeProgress(client);
     this.client = client;
@@ -119,11 +127,12 @@ export class MCPClient implements ToolSession {
       return await work(client);
     } catch (err: unknown) {
       if (err instanceof McpbusClientError) throw err;
-      const code = (err as { code?: unknown }).code;
-      throw new McpbusClientError(typeof code === 'number' ? 'rpc_error' : 'transport', err instanceof Error ? err.message : String(err), {
-        ...(typeof code === 'number' ? { jsonRpcCode: code } : {}),
-        cause: err,
-      });
+      const { code, status } = err as { code?: unknown; status?: unknown };
+      const message = err instanceof Error ? err.message : String(err);
+      // An HTTP refusal (the SDK reports its status) is named for what it is.
+      if (typeof status === 'number') throw new McpbusClientError(status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'transport', message, { cause: err });
+      if (typeof code === 'number' && code < 0) throw new McpbusClientError('rpc_error', message, { jsonRpcCode: code, cause: err });
+      throw new McpbusClientError('transport', message, { cause: err });
     }
   }
 

@@ -204,18 +204,23 @@ export interface CatalogChanged {
   kind: 'tools' | 'resources' | 'prompts';
 }
 
-/** A JSON-RPC message for a legacy SSE session, forwarded to the replica holding its stream. */
+/**
+ * A JSON-RPC message for a legacy SSE session, forwarded to the replica holding its stream. The
+ * POST's key travels in the Mcpbus-Api-Key header and must be the key that opened the session.
+ */
 export interface SessionMessage {
   v: 1;
   message: Record<string, unknown>;
-  /** SHA-256 of the API key the POST presented; must match the key that opened the session. */
-  keyHash: string;
 }
 
-/** A 2025-era client's `notifications/cancelled`, for the replica that holds the request it names. */
+/**
+ * A 2025-era client's `notifications/cancelled`, for the replica that holds the request it names.
+ * Whose request it is comes from the key in the Mcpbus-Api-Key header.
+ */
 export interface RequestCancelled {
   v: 1;
-  owner: string;
+  /** The client's Mcp-Session-Id, when it has one: narrows the match. */
+  sessionId?: string;
   /** The JSON-RPC id of the cancelled request, as the client sent it. */
   requestId: string | number;
   reason?: string;
@@ -240,7 +245,6 @@ export type CallToolReply = CallToolOk | CallAccepted | { ok: false; error: Erro
 const serverName = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,40}$' } as const;
 const deadlineAt = { type: 'integer', minimum: 0 } as const;
 const callId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
-const owner = { type: 'string', maxLength: 128 } as const;
 const progressUpdate = {
   type: 'object',
   required: ['progress'],
@@ -394,19 +398,18 @@ export const SCHEMAS = Object.freeze({
   SessionMessage: {
     $id: 'https://mcpbus.dev/schemas/v1/session-message.json',
     type: 'object',
-    required: ['v', 'message', 'keyHash'],
+    required: ['v', 'message'],
     properties: {
       v: { const: 1 },
       message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } },
-      keyHash: { type: 'string', maxLength: 64 },
     },
     additionalProperties: false,
   },
   RequestCancelled: {
     $id: 'https://mcpbus.dev/schemas/v1/request-cancelled.json',
     type: 'object',
-    required: ['v', 'owner', 'requestId'],
-    properties: { v: { const: 1 }, owner, requestId: { type: ['string', 'integer'] }, reason: { type: 'string', maxLength: 1000 } },
+    required: ['v', 'requestId'],
+    properties: { v: { const: 1 }, sessionId: { type: 'string', maxLength: 256 }, requestId: { type: ['string', 'integer'] }, reason: { type: 'string', maxLength: 1000 } },
     additionalProperties: false,
   },
   Reply: {

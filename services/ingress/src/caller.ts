@@ -27,6 +27,8 @@ export interface Caller extends Credential {
   readonly abortCancelsJob: boolean;
   /** From an `Idempotency-Key` header. */
   readonly idempotencyKey?: string;
+  /** The client's `Mcp-Session-Id`, if it sent one (it narrows which request a cancel names). */
+  readonly sessionId?: string;
 }
 
 /** The credential of a presented key (or of none). */
@@ -38,6 +40,13 @@ export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
   const version = headers['mcp-protocol-version'];
   const idempotencyKey = headers['idempotency-key'];
   const modern = typeof version === 'string' && version >= MODERN_REVISION;
-  const caller = { ...credentialOf(presentedKey(headers)), scope, modern, abortCancelsJob: modern };
+  const session = headers['mcp-session-id'];
+  const caller = {
+    ...credentialOf(presentedKey(headers)),
+    scope,
+    modern,
+    abortCancelsJob: modern,
+    ...(typeof session === 'string' && session !== '' ? { sessionId: session } : {}),
+  };
   return typeof idempotencyKey === 'string' && idempotencyKey !== '' ? { ...caller, idempotencyKey } : caller;
 }

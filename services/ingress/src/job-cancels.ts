@@ -1,5 +1,5 @@
-import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
-import { messageOf, type RequestCancelled, type Subjects } from '@mcpbus/protocol';
+import { apiKeyHeaders, apiKeyOf, decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { messageOf, ownerOfKey, type RequestCancelled, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { Credential } from './caller.js';
 
@@ -12,32 +12,35 @@ const LINGER_MS = 10_000;
 
 export interface JobCancels {
   /**
-   * A blocking job call for `owner`'s JSON-RPC request `requestId` waits on task `taskId`. Call
-   * the returned function when the wait ends, saying whether the client went away.
+   * A blocking job call for the caller's JSON-RPC request `requestId` (in its session, if it has
+   * one) waits on task `taskId`. Call the returned function when the wait ends, saying whether
+   * the client went away.
    */
-  track(who: Credential, requestId: string | number, taskId: string): (clientGone: boolean) => void;
-  /** A stateless 2025-era client cancelled one of its requests: tell every replica. */
-  broadcast(owner: string, requestId: unknown, reason: unknown): void;
+  track(who: Credential, sessionId: string | undefined, requestId: string | number, taskId: string): (clientGone: boolean) => void;
+  /** A 2025-era client cancelled one of its requests: tell every replica. */
+  broadcast(who: Credential, sessionId: string | undefined, requestId: unknown, reason: unknown): void;
   close(): void;
 }
 
-const keyOf = (owner: string, requestId: string | number): string => `${owner}\u0000${JSON.stringify(requestId)}`;
+const keyOf = (owner: string, sessionId: string | undefined, requestId: string | number): string => `${owner}\u0000${sessionId ?? ''}\u0000${JSON.stringify(requestId)}`;
 
 /**
- * Makes 2025-era `notifications/cancelled` cancel job calls. Stateless clients (no
- * `Mcp-Session-Id`) are told apart only by their key, so a cancel names (owner, request id): it
- * reaches the job call of that owner's request with that id, on whichever replica it waits. A
- * dropped connection alone does not cancel a job; the notification does.
+ * Makes 2025-era `notifications/cancelled` cancel job calls. Clients without a session are told
+ * apart only by their key, so a cancel names (owner, session, request id): it reaches the job
+ * call of that request on whichever replica it waits. The owner comes from the key the
+ * broadcast carries, so nothing on the bus can cancel another key's calls. A dropped connection
+ * alone does not cancel a job; the notification does.
  */
 export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelTask: (who: Credential, taskId: string, reason: string) => Promise<unknown>, log: Logger): JobCancels {
-  // Per (owner, request id): the waiting job calls, with the credential to cancel them by.
+  // Per (owner, session, request id): the waiting job calls, with the credential to cancel them by.
   const waiting = new Map<string, Map<string, Credential>>();
   const sub = nc.subscribe(subjects.requestCancelled(), {
     callback: (err, msg) => {
       if (err !== null) return;
       try {
         const cancel = decodeBody<RequestCancelled>(msg.data, 'RequestCancelled');
-        for (const [taskId, who] of waiting.get(keyOf(cancel.owner, cancel.requestId)) ?? []) {
+        const owner = ownerOfKey(apiKeyOf(msg));
+        for (const [taskId, who] of waiting.get(keyOf(owner, cancel.sessionId, cancel.requestId)) ?? []) {
           log.info({ taskId }, 'job cancelled by its client (notifications/cancelled)');
           void cancelTask(who, taskId, cancel.reason ?? 'the client cancelled the request').catch(() => undefined);
         }
@@ -47,8 +50,8 @@ export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelT
     },
   });
   return {
-    track(who, requestId, taskId) {
-      const key = keyOf(who.owner, requestId);
+    track(who, sessionId, requestId, taskId) {
+      const key = keyOf(who.owner, sessionId, requestId);
       const tasks = waiting.get(key) ?? new Map<string, Credential>();
       tasks.set(taskId, who);
       waiting.set(key, tasks);
@@ -61,11 +64,13 @@ export function createJobCancels(nc: NatsConnection, subjects: Subjects, cancelT
         else forget();
       };
     },
-    broadcast(owner, requestId, reason) {
+    broadcast(who, sessionId, requestId, reason) {
       if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-      const cancel: RequestCancelled = { v: 1, owner, requestId };
+      const cancel: RequestCancelled = { v: 1, requestId };
+      if (sessionId !== undefined) cancel.sessionId = sessionId.slice(0, 256);
       if (typeof reason === 'string') cancel.reason = reason.slice(0, 1000);
-      nc.publish(subjects.requestCancelled(), encodeJson(cancel));
+      const headers = apiKeyHeaders(who.key);
+      nc.publish(subjects.requestCancelled(), encodeJson(cancel), headers === undefined ? undefined : { headers });
     },
     close() {
       sub.unsubscribe();

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from '@modelcontextprotocol/server';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
-import { busRequest, decodeBody, encodeJson, errorReply, type NatsConnection, type Subscription } from '@mcpbus/bus';
-import { ErrorCode, McpbusError, isValidCallId, type SessionMessage, type Subjects } from '@mcpbus/protocol';
+import { apiKeyOf, apiKeyHeaders, busRequest, decodeBody, encodeJson, errorReply, type NatsConnection, type Subscription } from '@mcpbus/bus';
+import { ownerOfKey, ErrorCode, McpbusError, isValidCallId, type SessionMessage, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { sendRpcError } from './http-replies.js';
 import { isJsonObject } from './json-object.js';
@@ -22,7 +22,7 @@ export interface LegacySse {
    * `POST /messages?sessionId=…`: delivers one message into its session, here or, over NATS,
    * on the replica that holds the session's stream.
    */
-  post(req: IncomingMessage, res: ServerResponse, body: unknown, keyHash: string): Promise<void>;
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, who: Credential): Promise<void>;
   /** Sessions held by this replica. */
   sessions(): number;
   /** Tells the sessions that see `server` that one of its lists changed. */
@@ -96,7 +96,8 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
             msg.respond(encodeJson(errorReply(failure)));
             return;
           }
-          deliver(id, body.message, body.keyHash).then(
+          // Whose message this is comes from the key it carries, never from the body.
+          deliver(id, body.message, ownerOfKey(apiKeyOf(msg))).then(
             () => msg.respond(encodeJson({ ok: true, result: {} })),
             (failure: unknown) => msg.respond(encodeJson(errorReply(failure))),
           );
@@ -114,7 +115,8 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
       await server.connect(transport);
     },
 
-    async post(req, res, body, keyHash) {
+    async post(req, res, body, who) {
+      const keyHash = who.owner;
       const id = new URL(req.url ?? '/', 'http://ingress').searchParams.get('sessionId') ?? '';
       if (!isValidCallId(id)) return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Missing or malformed sessionId query parameter'));
       if (!isJsonObject(body) || body['jsonrpc'] !== '2.0') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'The body must be one JSON-RPC 2.0 message'));
@@ -122,8 +124,9 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
       try {
         if (local.has(id)) await deliver(id, message, keyHash);
         else {
-          const forwarded: SessionMessage = { v: 1, message, keyHash };
-          await busRequest(nc, subjects.sessionMessages(id), forwarded, { timeoutMs: FORWARD_TIMEOUT_MS, what: 'a legacy SSE session message' });
+          const forwarded: SessionMessage = { v: 1, message };
+          const headers = apiKeyHeaders(who.key);
+          await busRequest(nc, subjects.sessionMessages(id), forwarded, { timeoutMs: FORWARD_TIMEOUT_MS, what: 'a legacy SSE session message', ...(headers === undefined ? {} : { headers }) });
         }
       } catch (err: unknown) {
         if (!(err instanceof McpbusError)) return sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));

@@ -82,7 +82,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: J
   const onQueued = (request: RelayCallRequest): Pick<CallOptions, 'onQueued'> => {
     const { requestId } = request;
     if (cancels === undefined || requestId === undefined || request.caller.abortCancelsJob) return {};
-    return { onQueued: (taskId) => cancels.track(request.caller, requestId, taskId) };
+    return { onQueued: (taskId) => cancels.track(request.caller, request.caller.sessionId, requestId, taskId) };
   };
   const invoke = async (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
     try {

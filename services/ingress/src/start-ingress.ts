@@ -159,7 +159,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     }
     // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
     if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))
-      cancels.broadcast(caller.owner, body['params']['requestId'], body['params']['reason']);
+      cancels.broadcast(caller, caller.sessionId, body['params']['requestId'], body['params']['reason']);
     if (tryFastCall(req, res, body, caller, relay, log)) return;
     return callerOfRequest.run(caller, () => mcp(req, res, body));
   }
@@ -181,7 +181,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       } catch (err: unknown) {
         return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
       }
-      return legacy.post(req, res, body, credentialOf(presentedKey(req.headers)).owner);
+      return legacy.post(req, res, body, credentialOf(presentedKey(req.headers)));
     }
     if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
     const scope = scopeOf('/mcp', req.headers, knownServers);

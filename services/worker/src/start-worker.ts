@@ -248,7 +248,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       onError: (message) => log.warn({ err: message }, 'submission handling failed; it will be redelivered'),
     });
   } catch (err: unknown) {
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'durable submissions are off: JetStream is not available');
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'durable submissions are off: the submissions stream or its consumer could not be set up (is JetStream enabled?)');
   }
   await nc.flush();
   log.info({ servers: [...sessions.keys()] }, 'worker ready');

@@ -1,7 +1,7 @@
 import { decodeBody, type IntakeVerdict, type JsMsg } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import type { TaskStore } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, REPLY_TO_HEADER, messageOf, type CallToolRequest, type ResultEvent, type TaskOutcome } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, REPLY_TO_HEADER, messageOf, serverFromToken, type CallToolRequest, type ResultEvent, type TaskOutcome } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { runCall, type RunCallDeps } from './run-call.js';
@@ -10,6 +10,15 @@ import { runCall, type RunCallDeps } from './run-call.js';
 const TRY_LATER: ReadonlySet<ErrorCode> = new Set([ErrorCode.QueueUnavailable, ErrorCode.UpstreamUnavailable, ErrorCode.UpstreamTimeout]);
 /** How often the job queue's backlog is counted, at most. */
 const BACKLOG_CHECK_MS = 500;
+const LITERAL_SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/**
+ * A reply subject a submitter may name: a literal subject (no wildcards, no `$` system subjects)
+ * outside mcpbus's own subjects, so an end can only ever land in the submitter's inbox.
+ */
+export function isAllowedReplySubject(subject: string, subjectRoot: string): boolean {
+  return subject.length <= 256 && LITERAL_SUBJECT.test(subject) && !subject.startsWith(`${subjectRoot}.`);
+}
 
 export interface SubmissionDeps {
   config: McpbusConfig;
@@ -39,13 +48,34 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
     return backlog.count >= settings.submitBacklogMax;
   };
 
+  /** Announces an end; a reply subject that cannot be published to costs the submitter only that copy. */
+  const announce = (event: ResultEvent, replyTo: string | undefined): void => {
+    try {
+      deps.publishEnd(event, replyTo);
+    } catch (err: unknown) {
+      deps.log.warn({ callId: event.callId, err: messageOf(err) }, 'could not announce the end of a submission');
+    }
+  };
+  /** An end that is announced but not stored (nobody to store it for, or the id is taken). */
+  const refuse = (req: CallToolRequest, error: McpbusError, replyTo?: string): void => {
+    const now = Date.now();
+    const task = { taskId: req.callId, status: 'failed' as const, statusMessage: error.message, createdAt: now, lastUpdatedAt: now, ttlMs: 0, pollIntervalMs: 0, server: req.server, tool: req.name, events: 0 };
+    announce({ v: 1, type: 'result', callId: req.callId, events: 0, outcome: { ok: false, error: error.toBody() }, task }, replyTo);
+  };
+
   /** Ends a submission that never becomes a job, as a task of its own, so it can be fetched too. */
   const answer = async (req: CallToolRequest, owner: string, outcome: TaskOutcome, replyTo: string | undefined): Promise<void> => {
     const task = { taskId: req.callId, owner, server: req.server, tool: req.name, ttlMs: settings.taskTtlMs, holdMs: settings.taskTtlMs, pollIntervalMs: settings.taskPollIntervalMs, ...(replyTo === undefined ? {} : { replyTo }) };
-    if (!(await deps.store.create(task))) return; // a redelivery: answered already
+    if (!(await deps.store.create(task))) {
+      // A redelivery (answered already; or, rarely, stopped between creating and ending the task,
+      // which is then left to expire rather than risk ending a queued job's task) or an id in use.
+      const existing = await deps.store.get(req.callId);
+      if (existing !== undefined && existing.owner !== owner) refuse(req, new McpbusError(ErrorCode.InvalidParams, `call id ${req.callId} is already in use; submit with another`), replyTo);
+      return;
+    }
     const status = outcome.ok ? 'completed' : 'failed';
     const { changed, record } = await deps.store.finish(req.callId, status, outcome, outcome.ok ? '' : outcome.error.message);
-    if (changed && record !== undefined) deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, task: record.info, outcome }, replyTo);
+    if (changed && record !== undefined) announce({ v: 1, type: 'result', callId: req.callId, events: 0, task: record.info, outcome }, replyTo);
   };
 
   return async (msg) => {
@@ -56,16 +86,23 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       deps.log.warn({ err: messageOf(err) }, 'dropped a malformed submission');
       return 'drop';
     }
-    const reply = msg.headers?.get(REPLY_TO_HEADER);
-    const replyTo = reply === undefined || reply === '' ? undefined : reply;
     let owner: string;
     try {
       owner = deps.authenticate(msg);
     } catch (err: unknown) {
-      // Nothing is stored for a caller that could not say who it is; whoever listens hears why.
-      const error = (err instanceof McpbusError ? err : new McpbusError(ErrorCode.Unauthorized, 'Unauthorized')).toBody();
-      const now = Date.now();
-      deps.publishEnd({ v: 1, type: 'result', callId: req.callId, events: 0, outcome: { ok: false, error }, task: { taskId: req.callId, status: 'failed', statusMessage: error.message, createdAt: now, lastUpdatedAt: now, ttlMs: 0, pollIntervalMs: 0, server: req.server, tool: req.name, events: 0 } }, replyTo);
+      // Nothing is stored, and no reply subject used, for a caller that could not say who it is.
+      refuse(req, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Unauthorized, 'Unauthorized'));
+      return 'drop';
+    }
+    const reply = msg.headers?.get(REPLY_TO_HEADER);
+    if (reply !== undefined && reply !== '' && !isAllowedReplySubject(reply, settings.subjectRoot)) {
+      refuse(req, new McpbusError(ErrorCode.BadRequest, `${REPLY_TO_HEADER} must be a literal subject outside mcpbus's own (no wildcards, no "$")`));
+      return 'drop';
+    }
+    const replyTo = reply === undefined || reply === '' ? undefined : reply;
+    // The subject names the server: a publisher allowed on one server's subject reaches only it.
+    if (serverFromToken(msg.subject.split('.').at(-1) ?? '') !== req.server) {
+      refuse(req, new McpbusError(ErrorCode.BadRequest, `a submission on ${msg.subject} must name server "${serverFromToken(msg.subject.split('.').at(-1) ?? '')}"`), replyTo);
       return 'drop';
     }
     const sessions = deps.sessions.get(req.server);
@@ -75,7 +112,7 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
     }
     if (await backlogFull()) return 'retry';
     try {
-      const outcome = await runCall({ ...req, task: {} }, owner, sessions, new AbortController().signal, {
+      const outcome = await runCall({ ...req, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, owner, sessions, new AbortController().signal, {
         ...deps.run,
         submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, replyTo === undefined ? { fixedId: true } : { fixedId: true, replyTo }),
       });

@@ -55,9 +55,10 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     // A key names the call for its owner: the same key again finds the first call's task.
     const keyed = req.idempotencyKey !== undefined && options.fixedId !== true;
     const taskId = keyed && req.idempotencyKey !== undefined ? idempotentCallId(owner, server.name, req.name, req.idempotencyKey) : req.callId;
-    // A keyed task's BullMQ job gets an id of its own: the job of an earlier, expired task with
-    // the same key may still be retained, and adding under its id would silently do nothing.
-    const jobIdOf = (createdAt: number): string => (keyed ? `${taskId}-${createdAt}` : taskId);
+    // A task whose id may repeat (a key, a caller-chosen id) gets a BullMQ job id of its own: the
+    // job of an earlier, expired task with that id may still be retained, and adding under its id
+    // would silently do nothing.
+    const jobIdOf = (createdAt: number): string => (keyed || options.fixedId === true ? `${taskId}-${createdAt}` : taskId);
     const task = {
       taskId,
       owner,
