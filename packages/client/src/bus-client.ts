@@ -181,7 +181,8 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
    * Follows a call's events until its end (a job's ResultEvent). Once `poll()` is called (the call
    * is a job) the task is also read every second, in case the end event is missed.
    */
-  function follow(callId: string, onProgress: ((p: Progress) => void) | undefined): { sub: Subscription; ended: Promise<TaskOutcome>; poll(): void; stop(): void } {
+  function follow(callId: string, onProgress: ((p: Progress) => void) | undefined): { sub: Subscription; ended: Promise<TaskOutcome>; seen(): number; poll(): void; stop(): void } {
+    let progressSeen = 0;
     let finish: (o: TaskOutcome) => void = () => undefined;
     const ended = new Promise<TaskOutcome>((resolve) => (finish = resolve));
     const sub = nc.subscribe(subjects.callEvents(callId), {
@@ -189,7 +190,10 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
         try {
           const event = msg.json<{ type: string; outcome?: ResultEvent['outcome'] } & Progress>();
           if (event.type === 'result' && event.outcome !== undefined) finish(event.outcome);
-          else if (event.type === 'progress') onProgress?.({ progress: event.progress, ...(event.total === undefined ? {} : { total: event.total }), ...(event.message === undefined ? {} : { message: event.message }) });
+          else if (event.type === 'progress') {
+            progressSeen += 1;
+            onProgress?.({ progress: event.progress, ...(event.total === undefined ? {} : { total: event.total }), ...(event.message === undefined ? {} : { message: event.message }) });
+          }
         } catch {
           // a malformed event: the end still comes by polling
         }
@@ -217,6 +221,7 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
     const handle = {
       sub,
       ended,
+      seen: () => progressSeen,
       poll() {
         if (timer === undefined && !stopped) {
           timer = setTimeout(() => void tick(), POLL_MS);
@@ -263,7 +268,12 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
           throw err;
         }
         if (!reply.ok) throw errorOf(reply.error);
-        if ('result' in reply) return reply.result;
+        if ('result' in reply) {
+          // The reply says how many progress updates came before it: let the last ones catch up.
+          const expected = reply.events ?? 0;
+          for (const until = Date.now() + 1_000; watch.seen() < expected && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 5));
+          return reply.result;
+        }
         const taskId = reply.task.taskId;
         jobId = taskId;
         // Aborted while the request was in flight: the job exists now, so cancel it.
