@@ -61,6 +61,7 @@ function localServer(name: string, timeoutMs: number): ServerConfig {
     execution: 'inline',
     tools: {},
     jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
+    acceptClientAuth: false,
   };
 }
 

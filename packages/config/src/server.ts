@@ -19,7 +19,7 @@ import type { AuthType, ExecutionMode, ServerConfig, ToolPolicy, TransportKind }
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'url', 'transport', 'description', 'auth_type', 'auth_value', 'headers', 'static_headers',
   'spec_version', 'timeout_ms', 'pool_size', 'command', 'args', 'env', 'cwd', 'allowed_tools', 'disallowed_tools',
-  'execution', 'tools', 'job_timeout_ms',
+  'execution', 'tools', 'job_timeout_ms', 'accept_client_auth',
 ]);
 const TOOL_KEYS: ReadonlySet<string> = new Set(['execution', 'idempotent']);
 const EXECUTION_MODES: ReadonlySet<string> = new Set<ExecutionMode>(['inline', 'job']);
@@ -70,12 +70,16 @@ export function readServer(
     execution: 'inline',
     tools: {},
     jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
+    acceptClientAuth: false,
   };
   const transport = readEndpoint(ctx, map, path, server);
   if (transport !== undefined) server.transport = transport;
   readAuth(ctx, map, path, server);
   readOptional(ctx, map, path, server);
   readExecution(ctx, map, path, server);
+  const accept = map.get('accept_client_auth');
+  if (typeof accept === 'boolean') server.acceptClientAuth = accept;
+  else if (!isAbsent(accept)) report(ctx, childPath(path, 'accept_client_auth'), 'must be true or false');
   return ctx.problems.length === before && transport !== undefined ? server : undefined;
 }
 

@@ -48,6 +48,8 @@ export interface ServerConfig {
   readonly tools: Readonly<Record<string, ToolPolicy>>;
   /** Deadline of one upstream call when it runs as a job, in milliseconds. */
   readonly jobTimeoutMs: number;
+  /** Forward a client's `x-mcp-auth` header to this server as its `Authorization`. */
+  readonly acceptClientAuth: boolean;
 }
 
 /** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */

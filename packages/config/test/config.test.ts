@@ -96,6 +96,7 @@ describe('parseConfig: full example', () => {
         execution: 'job',
         jobTimeoutMs: 600000,
         tools: { create_issue: { idempotent: false }, search_code: { execution: 'inline', idempotent: true } },
+        acceptClientAuth: false,
       },
       {
         name: 'fixture',
@@ -111,6 +112,7 @@ describe('parseConfig: full example', () => {
         execution: 'inline',
         jobTimeoutMs: 3600000,
         tools: {},
+        acceptClientAuth: false,
       },
     ]);
     expect(config.masterKey).toBe('sk-master');

@@ -17,6 +17,8 @@ export interface CallJob {
   retriable: boolean;
   /** Deadline of each attempt's upstream call. */
   timeoutMs: number;
+  /** The caller's own credentials for the server (kept in Redis with the job for as long as it is). */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export interface EnqueueOptions {

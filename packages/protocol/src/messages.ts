@@ -68,6 +68,11 @@ export interface CallToolRequest {
   progressToken?: string | number;
   /** Deduplicates the call per owner and allows a job to be retried after a runner died. */
   idempotencyKey?: string;
+  /**
+   * The caller's own credentials for this server (`x-mcp-{server}-{header}`, `x-mcp-auth`), sent
+   * upstream as HTTP headers on sessions of their own, never shared with another caller.
+   */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -309,6 +314,7 @@ export const SCHEMAS = Object.freeze({
       task: { type: 'object', properties: { ttlMs: { type: 'integer', minimum: 0 }, onlyIfJob: { type: 'boolean' } }, additionalProperties: false },
       progressToken: { type: ['string', 'integer'] },
       idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
+      upstreamHeaders: { type: 'object', maxProperties: 32, propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]{1,128}$' }, additionalProperties: { type: 'string', maxLength: 8192 } },
     },
     additionalProperties: false,
   },

@@ -7,3 +7,4 @@ export { namespaceBlock, namespacePromptResult, namespaceToolResult } from './na
 export { scrubResult } from './scrub-result.js';
 export { type LocalToolContext } from './local-tools.js';
 export { createServerPools } from './server-pools.js';
+export { createCredentialPools, type CredentialPools } from './credential-pools.js';

@@ -57,6 +57,8 @@ export interface CallOptions {
   abortCancelsJob: boolean;
   /** The longest a caller waits for a job's end. */
   jobWaitMs: number;
+  /** The caller's own credentials for this server. */
+  upstreamHeaders?: Record<string, string>;
   /**
    * Told when the call became a job the caller waits for; the returned function is called when
    * the wait ends (whether the client went away).
@@ -193,6 +195,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     if (options.progressToken !== undefined) body.progressToken = options.progressToken;
     if (options.idempotencyKey !== undefined) body.idempotencyKey = options.idempotencyKey;
     if (options.task !== undefined) body.task = options.task;
+    if (options.upstreamHeaders !== undefined) body.upstreamHeaders = options.upstreamHeaders;
     return body;
   }
 

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ownerOfKey } from '@mcpbus/protocol';
 import { presentedKey } from './auth.js';
 import type { Scope } from './scope.js';
+import { clientCredentialHeaders } from './upstream-credentials.js';
 
 const MODERN_REVISION = '2026-07-28';
 
@@ -29,7 +30,12 @@ export interface Caller extends Credential {
   readonly idempotencyKey?: string;
   /** The client's `Mcp-Session-Id`, if it sent one (it narrows which request a cancel names). */
   readonly sessionId?: string;
+  /** `x-mcp-*` headers that may carry upstream credentials (see upstream-credentials.ts). */
+  readonly clientHeaders?: Readonly<Record<string, string>>;
 }
+
+/** A legacy SSE session's caller: its key, and the credential headers of the request that opened it. */
+export type SessionCredential = Credential & { readonly clientHeaders?: Readonly<Record<string, string>> };
 
 /** The credential of a presented key (or of none). */
 export function credentialOf(key: string | undefined): Credential {
@@ -47,6 +53,7 @@ export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
     modern,
     abortCancelsJob: modern,
     ...(typeof session === 'string' && session !== '' ? { sessionId: session } : {}),
+    clientHeaders: clientCredentialHeaders(headers),
   };
   return typeof idempotencyKey === 'string' && idempotencyKey !== '' ? { ...caller, idempotencyKey } : caller;
 }

@@ -6,7 +6,7 @@ import { ownerOfKey, ErrorCode, McpbusError, isValidCallId, type SessionMessage,
 import type { Logger } from 'pino';
 import { sendRpcError } from './http-replies.js';
 import { isJsonObject } from './json-object.js';
-import type { Credential } from './caller.js';
+import type { Credential, SessionCredential } from './caller.js';
 import type { Scope } from './scope.js';
 
 /** Path of the endpoint a legacy session's first SSE event tells the client to POST to. */
@@ -17,7 +17,7 @@ const FORWARD_TIMEOUT_MS = 10_000;
 
 export interface LegacySse {
   /** `GET /sse` (or a plain SSE `GET /mcp`): opens a session on this response. */
-  open(res: ServerResponse, scope: Scope, who: Credential): Promise<void>;
+  open(res: ServerResponse, scope: Scope, who: SessionCredential): Promise<void>;
   /**
    * `POST /messages?sessionId=…`: delivers one message into its session, here or, over NATS,
    * on the replica that holds the session's stream.
@@ -51,7 +51,7 @@ const sessionNotFound = (): McpbusError => new McpbusError(ErrorCode.NotFound, '
  * while its POSTs may land on any replica: they are forwarded over NATS to the one subscribed to
  * the session's subject. A session answers only POSTs made with the key that opened it.
  */
-export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, who: Credential) => Server; maxSessions: number; log: Logger }): LegacySse {
+export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, who: SessionCredential) => Server; maxSessions: number; log: Logger }): LegacySse {
   const { nc, subjects, log } = deps;
   const local = new Map<string, Session>();
   let draining = false;

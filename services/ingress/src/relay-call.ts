@@ -6,6 +6,7 @@ import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
 import type { ProgressSink } from './call-watch.js';
 import type { Caller } from './caller.js';
 import type { JobCancels } from './job-cancels.js';
+import { createUpstreamCredentials } from './upstream-credentials.js';
 
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
 export function toProtocolError(err: unknown, log: Logger): ProtocolError {
@@ -54,6 +55,7 @@ function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
  */
 export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: JobCancels): CallRelay {
   const configured = new Map<string, ServerConfig>(config.servers.map((s) => [s.name, s]));
+  const credentials = createUpstreamCredentials(config);
   const optionsOf = (request: RelayCallRequest): CallOptions => {
     const { scope } = request.caller;
     const serverName = scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
@@ -61,6 +63,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: J
     const target = inScope ? configured.get(serverName) : undefined;
     if (target === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${request.name}`);
     const idempotencyKey = idempotencyKeyOf(request);
+    const upstreamHeaders = request.caller.clientHeaders === undefined ? undefined : credentials(target, request.caller.clientHeaders, request.caller.key);
     return {
       server: target.name,
       name: request.name,
@@ -75,6 +78,7 @@ export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: J
       ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
       ...(request.progressToken === undefined ? {} : { progressToken: request.progressToken }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...(upstreamHeaders === undefined ? {} : { upstreamHeaders }),
       ...onQueued(request),
     };
   };

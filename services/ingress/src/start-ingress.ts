@@ -21,6 +21,7 @@ import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 import { callerOf, credentialOf, type Caller } from './caller.js';
 import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 import { createJobCancels } from './job-cancels.js';
+import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
 
 export interface StartIngressOptions {
@@ -168,7 +169,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   async function openLegacySession(req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<void> {
     if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
     active.delete(res);
-    await legacy.open(res, scope, credentialOf(presentedKey(req.headers)));
+    await legacy.open(res, scope, { ...credentialOf(presentedKey(req.headers)), clientHeaders: clientCredentialHeaders(req.headers) });
   }
 
   async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {

@@ -11,7 +11,7 @@ import {
   type TaskOutcome,
   type TaskStatus,
 } from '@mcpbus/protocol';
-import { callUpstreamTool, type ServerSessions } from '@mcpbus/upstream';
+import { callUpstreamTool, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 
 /** Failures worth another attempt of a retriable call: the upstream was not reached or did not answer in time. */
@@ -24,6 +24,8 @@ export const SHUTDOWN = new McpbusError(ErrorCode.Cancelled, 'the runner shut do
 
 export interface RunJobDeps {
   sessions: ReadonlyMap<string, ServerSessions>;
+  /** Sessions per caller credentials, for jobs that carry them. */
+  credentials: CredentialPools;
   store: TaskStore;
   /** Attempts a retriable job gets at most, stalls included. */
   maxAttempts: number;
@@ -91,13 +93,13 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
       log.warn({ runs: start.runs }, 'job restarted after a runner stopped mid-call; not running it again');
       return await fail(outcomeUnknown(data.tool, data.retriable));
     }
-    const sessions = deps.sessions.get(data.server);
-    if (sessions === undefined) return await fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
+    const base = deps.sessions.get(data.server);
+    if (base === undefined) return await fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
 
     let result: Record<string, unknown>;
     try {
       if (abort.signal.aborted) throw abort.signal.reason;
-      result = await callUpstreamTool(sessions, {
+      result = await callUpstreamTool(deps.credentials.sessionsFor(base, data.upstreamHeaders), {
         upstreamName: data.upstreamName,
         arguments: data.arguments,
         signal: abort.signal,

@@ -4,7 +4,7 @@ import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage, type ResultEvent } from '@mcpbus/protocol';
-import { createServerPools } from '@mcpbus/upstream';
+import { createCredentialPools, createServerPools } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
 
@@ -38,6 +38,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const { redis } = await connectRedis(options.redisUrl, 'consumer', log);
   const store = createTaskStore(redis, settings.subjectRoot);
   const sessions = await createServerPools(config, log);
+  const credentials = createCredentialPools(log);
   const running = new Map<string, AbortController>();
   const publishResult = (event: ResultEvent, replyTo?: string): void => {
     const data = encodeJson(event);
@@ -65,6 +66,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     (job) =>
       runJob(job, {
         sessions,
+        credentials,
         store,
         maxAttempts: settings.jobMaxAttempts,
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
@@ -119,6 +121,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     await Promise.race([worker.close(true).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     cancelSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    await credentials.close();
     if (!finished) await redis.quit().catch(() => redis.disconnect());
     log.info('runner stopped');
   }

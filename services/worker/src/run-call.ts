@@ -1,6 +1,6 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
-import { callUpstreamTool, type ServerSessions } from '@mcpbus/upstream';
+import { callUpstreamTool, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -13,6 +13,8 @@ export interface RunCallDeps {
   publishProgress(event: ProgressEvent): void;
   /** Absent when this worker has no job queue. */
   submitJob?: JobSubmitter;
+  /** Sessions per caller credentials (absent: calls with client credentials are refused). */
+  credentials?: CredentialPools;
 }
 
 /** A finished call (`result`, after `events` progress events), or one that became a job (`task`). */
@@ -51,8 +53,14 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
     return { task: await deps.submitJob(req, owner, server, entry, args) };
   }
 
+  // A caller's own credentials get sessions of their own; the catalog above is the server's.
+  let callSessions = sessions;
+  if (req.upstreamHeaders !== undefined) {
+    if (deps.credentials === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'client credentials are not accepted here');
+    callSessions = deps.credentials.sessionsFor(sessions, req.upstreamHeaders);
+  }
   let seq = 0;
-  const result = await callUpstreamTool(sessions, {
+  const result = await callUpstreamTool(callSessions, {
     upstreamName: entry.upstreamName,
     arguments: args,
     signal,

@@ -22,7 +22,7 @@ import {
   type TaskListRequest,
 } from '@mcpbus/protocol';
 import { connectRedis, createCallQueue, createTaskStore } from '@mcpbus/jobs';
-import { createServerPools, type ServerSessions } from '@mcpbus/upstream';
+import { createCredentialPools, createServerPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
@@ -63,6 +63,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const changed: CatalogChanged = { v: 1, server, kind };
     nc.publish(subjects.catalogChanged(), encodeJson(changed));
   });
+  const credentials = createCredentialPools(log);
   // Redis being down must not stop inline calls: jobs and tasks answer 503 until it is back.
   const redis = await connectRedis(options.redisUrl, 'producer', log, false);
   const store = createTaskStore(redis.redis, config.settings.subjectRoot);
@@ -152,6 +153,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         validator,
         publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
         submitJob,
+        credentials,
       });
       if ('task' in outcome) {
         callLog.debug({ taskId: outcome.task.taskId }, 'call queued as a job');
@@ -234,7 +236,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       config,
       sessions,
       store,
-      run: { catalog, validator, publishProgress: () => undefined, submitJob },
+      run: { catalog, validator, publishProgress: () => undefined, submitJob, credentials },
       authenticate,
       waitingJobs: () => queue.getWaitingCount(),
       publishEnd: (event, replyTo) => {
@@ -267,6 +269,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    await credentials.close();
     await queue.close().catch(() => undefined);
     await redis.redis.quit().catch(() => redis.redis.disconnect());
     log.info('worker stopped');

@@ -76,7 +76,18 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     } catch (err: unknown) {
       throw new McpbusError(ErrorCode.QueueUnavailable, `The task store (Redis) failed: ${messageOf(err)}`, { cause: err });
     }
-    const job = { v: 1 as const, callId: taskId, server: server.name, tool: req.name, upstreamName: entry.upstreamName, arguments: args, byUpstreamName: req.byUpstreamName === true, retriable, timeoutMs: server.jobTimeoutMs };
+    const job = {
+      v: 1 as const,
+      callId: taskId,
+      server: server.name,
+      tool: req.name,
+      upstreamName: entry.upstreamName,
+      arguments: args,
+      byUpstreamName: req.byUpstreamName === true,
+      retriable,
+      timeoutMs: server.jobTimeoutMs,
+      ...(req.upstreamHeaders === undefined ? {} : { upstreamHeaders: req.upstreamHeaders }),
+    };
     const enqueue = (createdAt: number): Promise<void> => enqueueCall(deps.queue, job, { jobId: jobIdOf(createdAt), attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
     if (!created) {
       const record = await deps.store.get(taskId, owner);
