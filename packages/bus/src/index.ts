@@ -3,3 +3,4 @@ export * from './codec.js';
 export * from './request.js';
 export * from './api-key.js';
 export * from './submissions.js';
+export * from './audit.js';

@@ -23,6 +23,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   taskMaxTtlMs: 86_400_000,
   taskPollIntervalMs: 1_000,
   submitBacklogMax: 10_000,
+  auditArguments: false,
 });
 
 /** Deadline of an upstream call that runs as a job when the server sets none. */

@@ -30,6 +30,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
 ];
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'audit_arguments',
   'local_tools_server',
   'tool_separator',
   'subject_root',
@@ -94,6 +95,9 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
     const n = readInteger(ctx, raw, at(key), 1, max);
     if (n !== undefined) settings[field] = n;
   }
+  const audit = map.get('audit_arguments');
+  if (typeof audit === 'boolean') settings.auditArguments = audit;
+  else if (!isAbsent(audit)) report(ctx, at('audit_arguments'), 'must be true or false');
   if (settings.taskTtlMs > settings.taskMaxTtlMs) report(ctx, at('task_ttl_ms'), `must not exceed task_max_ttl_ms (${settings.taskMaxTtlMs})`);
   return { settings, separatorOk };
 }

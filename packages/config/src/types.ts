@@ -100,6 +100,8 @@ export interface GatewaySettings {
   readonly taskPollIntervalMs: number;
   /** Durable submissions waiting (in the job queue, then in the stream) beyond which new ones are refused. */
   readonly submitBacklogMax: number;
+  /** Put each call's arguments in its audit record (off: they may hold personal data or secrets). */
+  readonly auditArguments: boolean;
 }
 
 export interface McpbusConfig {

@@ -137,6 +137,7 @@ describe('parseConfig: full example', () => {
       taskMaxTtlMs: 120000,
       taskPollIntervalMs: 2000,
       submitBacklogMax: 10000,
+      auditArguments: false,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -423,6 +424,7 @@ describe('parseConfig: settings', () => {
       taskMaxTtlMs: 86400000,
       taskPollIntervalMs: 1000,
       submitBacklogMax: 10000,
+      auditArguments: false,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

@@ -231,6 +231,29 @@ export interface RequestCancelled {
   reason?: string;
 }
 
+/** How a call ended, for the audit trail. */
+export type AuditOutcome = 'ok' | 'tool_error' | 'error' | 'queued';
+
+/** One tool call, as the audit trail records it (published on `audit.calls` and logged). */
+export interface CallAudit {
+  v: 1;
+  /** ISO time the call ended (or was queued). */
+  at: string;
+  callId: string;
+  /** Fingerprint of the caller's key (`anonymous` without one); never the key. */
+  owner: string;
+  server: string;
+  tool: string;
+  /** `queued`: it became a job, whose own record follows when it ends (`job: true`). */
+  outcome: AuditOutcome;
+  /** The error code, for `error`. */
+  errorCode?: string;
+  durationMs: number;
+  job: boolean;
+  /** Only when `mcpbus_settings.audit_arguments` is on. */
+  arguments?: Record<string, unknown>;
+}
+
 export interface CallToolOk {
   ok: true;
   result: Record<string, unknown>;
@@ -408,6 +431,25 @@ export const SCHEMAS = Object.freeze({
     properties: {
       v: { const: 1 },
       message: { type: 'object', required: ['jsonrpc'], properties: { jsonrpc: { const: '2.0' } } },
+    },
+    additionalProperties: false,
+  },
+  CallAudit: {
+    $id: 'https://mcpbus.dev/schemas/v1/call-audit.json',
+    type: 'object',
+    required: ['v', 'at', 'callId', 'owner', 'server', 'tool', 'outcome', 'durationMs', 'job'],
+    properties: {
+      v: { const: 1 },
+      at: { type: 'string' },
+      callId,
+      owner: { type: 'string', maxLength: 128 },
+      server: { type: 'string' },
+      tool: { type: 'string' },
+      outcome: { enum: ['ok', 'tool_error', 'error', 'queued'] },
+      errorCode: { type: 'string' },
+      durationMs: { type: 'number', minimum: 0 },
+      job: { type: 'boolean' },
+      arguments: { type: 'object' },
     },
     additionalProperties: false,
   },

@@ -56,6 +56,8 @@ export interface Subjects {
   tasksCancel(): string;
   /** Request/reply: any worker alive? Used by readiness probes. */
   workersPing(): string;
+  /** Publish: one audit record per tool call (who, which tool, outcome, duration). */
+  auditCalls(): string;
   /** JetStream: a durable submission of a call to one server (a job whose outcome is kept). */
   submit(server: string): string;
   /** Every server's submission subject: what the submissions stream holds. */
@@ -98,6 +100,7 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     tasksCancel: () => `${base}.tasks.cancel`,
     workersPing: () => `${base}.workers.ping`,
     requestCancelled: () => `${base}.requests.cancelled`,
+    auditCalls: () => `${base}.audit.calls`,
     submit: (server: string) => `${base}.submit.${serverToken(server)}`,
     submitAny: () => `${base}.submit.*`,
     submitStream: `MCPBUS_${root.replace(/[.-]/g, '_').toUpperCase()}_SUBMIT`,

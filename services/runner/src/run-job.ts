@@ -36,6 +36,8 @@ export interface RunJobDeps {
   publishResult(event: ResultEvent, replyTo?: string): void;
   /** Registers the call so a broadcast cancel can abort it; returns the unregister function. */
   track(callId: string, abort: AbortController): () => void;
+  /** Adds a job's end to the audit trail. */
+  audit(job: CallJob, owner: string, outcome: TaskOutcome, durationMs: number): void;
   log: Logger;
 }
 
@@ -53,9 +55,10 @@ function outcomeUnknown(tool: string, retriable: boolean): McpbusError {
  * Ends a task unless it already ended, and, if this did it, tells the watchers. Returns false
  * when the task had already ended (a cancel got there first).
  */
-export async function endTask(deps: Pick<RunJobDeps, 'store' | 'publishResult' | 'log'>, callId: string, events: number | undefined, status: TaskStatus, outcome: TaskOutcome, message?: string): Promise<boolean> {
+export async function endTask(deps: Pick<RunJobDeps, 'store' | 'publishResult' | 'log'> & { audit?: (owner: string, outcome: TaskOutcome) => void }, callId: string, events: number | undefined, status: TaskStatus, outcome: TaskOutcome, message?: string): Promise<boolean> {
   const { changed, record } = await deps.store.finish(callId, status, outcome, message);
   if (changed && record !== undefined) {
+    deps.audit?.(record.owner, outcome);
     try {
       deps.publishResult({ v: 1, type: 'result', callId, events: events ?? record.info.events, task: record.info, outcome }, record.replyTo);
     } catch (err: unknown) {
@@ -78,6 +81,8 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
   // Tracked before the start is recorded, so a cancel that comes right after it is not missed.
   const abort = new AbortController();
   const untrack = deps.track(callId, abort);
+  const startedAt = Date.now();
+  const ending = { ...deps, audit: (owner: string, outcome: TaskOutcome) => deps.audit(data, owner, outcome, Date.now() - startedAt) };
   try {
     const start = await deps.store.start(callId, 'running');
     if (start === undefined || TERMINAL_TASK_STATUSES.has(start.status)) {
@@ -86,7 +91,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     }
     let events = start.events;
     const fail = async (err: McpbusError): Promise<never> => {
-      await endTask(deps, callId, events, 'failed', { ok: false, error: err.toBody() }, err.message);
+      await endTask(ending, callId, events, 'failed', { ok: false, error: err.toBody() }, err.message);
       throw new UnrecoverableError(err.message);
     };
     if ((start.runs > 1 && !data.retriable) || start.runs > deps.maxAttempts) {
@@ -119,7 +124,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
       if (reason === SHUTDOWN) throw new Error('the runner shut down mid-call', { cause: err });
       const failure = reason instanceof McpbusError ? reason : new McpbusError(ErrorCode.Internal, 'the call failed inside the runner', { cause: err });
       if (failure.code === ErrorCode.Cancelled) {
-        await endTask(deps, callId, events, 'cancelled', { ok: false, error: failure.toBody() }, failure.message);
+        await endTask(ending, callId, events, 'cancelled', { ok: false, error: failure.toBody() }, failure.message);
         throw new UnrecoverableError(failure.message);
       }
       const attempts = job.opts.attempts ?? 1;
@@ -132,7 +137,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     const bytes = Buffer.byteLength(JSON.stringify(result));
     if (bytes > deps.maxOutcomeBytes)
       return await fail(new McpbusError(ErrorCode.PayloadTooLarge, `the result is ${bytes} bytes, more than the bus carries (${deps.maxOutcomeBytes}); raise max_payload in the nats-server config`));
-    await endTask(deps, callId, events, 'completed', { ok: true, result });
+    await endTask(ending, callId, events, 'completed', { ok: true, result });
     return result;
   } finally {
     untrack();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { decodeBody, encodeJson, recordCall, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage, type ResultEvent } from '@mcpbus/protocol';
@@ -72,6 +72,20 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
         publishProgress: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
         publishResult,
+        audit: (job, owner, outcome, durationMs) =>
+          recordCall(nc, subjects, log, {
+            v: 1,
+            at: new Date().toISOString(),
+            callId: job.callId,
+            owner,
+            server: job.server,
+            tool: job.tool,
+            outcome: outcome.ok ? (outcome.result['isError'] === true ? 'tool_error' : 'ok') : 'error',
+            ...(outcome.ok ? {} : { errorCode: outcome.error.code }),
+            durationMs,
+            job: true,
+            ...(settings.auditArguments ? { arguments: job.arguments } : {}),
+          }),
         track: (callId, abort) => {
           running.set(callId, abort);
           return () => running.delete(callId);

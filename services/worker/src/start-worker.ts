@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createArgumentValidator } from '@mcpbus/catalog';
 import type { McpbusConfig } from '@mcpbus/config';
-import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
+import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, recordCall, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
 import {
   ErrorCode,
   McpbusError,
@@ -11,6 +11,7 @@ import {
   keysMatch,
   ownerOfKey,
   serverFromToken,
+  type AuditOutcome,
   type CallToolRequest,
   type CancelMessage,
   type CatalogChanged,
@@ -147,6 +148,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     running.set(req.callId, abort);
     const callLog = log.child({ callId: req.callId, server: req.server, tool: req.name });
     const started = Date.now();
+    const audit = (outcome: AuditOutcome, errorCode?: string): void =>
+      recordCall(nc, subjects, callLog, {
+        v: 1,
+        at: new Date().toISOString(),
+        callId: req.callId,
+        owner,
+        server: req.server,
+        tool: req.name,
+        outcome,
+        durationMs: Date.now() - started,
+        job: false,
+        ...(errorCode === undefined ? {} : { errorCode }),
+        ...(config.settings.auditArguments && req.arguments !== undefined ? { arguments: req.arguments } : {}),
+      });
     try {
       const outcome = await runCall(req, owner, server, abort.signal, {
         catalog,
@@ -156,12 +171,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         credentials,
       });
       if ('task' in outcome) {
-        callLog.debug({ taskId: outcome.task.taskId }, 'call queued as a job');
+        audit('queued');
         respond(msg, { ok: true, task: outcome.task });
       } else {
-        callLog.debug({ ms: Date.now() - started, isError: outcome.result['isError'] === true }, 'call finished');
+        audit(outcome.result['isError'] === true ? 'tool_error' : 'ok');
         respond(msg, { ok: true, result: outcome.result, events: outcome.events });
       }
+    } catch (err: unknown) {
+      audit('error', err instanceof McpbusError ? err.code : ErrorCode.Internal);
+      throw err;
     } finally {
       running.delete(req.callId);
     }
