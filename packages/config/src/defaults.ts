@@ -24,6 +24,8 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   taskPollIntervalMs: 1_000,
   submitBacklogMax: 10_000,
   auditArguments: false,
+  rateLimitPerMinute: 0,
+  maxConcurrentCallsPerKey: 0,
 });
 
 /** Deadline of an upstream call that runs as a job when the server sets none. */

@@ -27,7 +27,12 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['task_max_ttl_ms', 'taskMaxTtlMs', MAX_TIMER_MS],
   ['task_poll_interval_ms', 'taskPollIntervalMs', MAX_TIMER_MS],
   ['submit_backlog_max', 'submitBacklogMax', 10_000_000],
+  ['rate_limit_per_minute', 'rateLimitPerMinute', 100_000_000],
+  ['max_concurrent_calls_per_key', 'maxConcurrentCallsPerKey', 1_000_000],
 ];
+
+/** Limits where 0 turns the limit off. */
+const ZERO_MEANS_OFF: ReadonlySet<IntegerKey> = new Set(['rateLimitPerMinute', 'maxConcurrentCallsPerKey']);
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'audit_arguments',
@@ -92,7 +97,7 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
   for (const [key, field, max] of INTEGER_KEYS) {
     const raw = map.get(key);
     if (isAbsent(raw)) continue;
-    const n = readInteger(ctx, raw, at(key), 1, max);
+    const n = readInteger(ctx, raw, at(key), ZERO_MEANS_OFF.has(field) ? 0 : 1, max);
     if (n !== undefined) settings[field] = n;
   }
   const audit = map.get('audit_arguments');

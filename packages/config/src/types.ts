@@ -102,6 +102,10 @@ export interface GatewaySettings {
   readonly submitBacklogMax: number;
   /** Put each call's arguments in its audit record (off: they may hold personal data or secrets). */
   readonly auditArguments: boolean;
+  /** Tool calls one key may start per minute, across all replicas (0: no limit). */
+  readonly rateLimitPerMinute: number;
+  /** Inline tool calls one key may have running at once, across all replicas (0: no limit). */
+  readonly maxConcurrentCallsPerKey: number;
 }
 
 export interface McpbusConfig {

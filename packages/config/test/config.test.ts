@@ -138,6 +138,8 @@ describe('parseConfig: full example', () => {
       taskPollIntervalMs: 2000,
       submitBacklogMax: 10000,
       auditArguments: false,
+      rateLimitPerMinute: 0,
+      maxConcurrentCallsPerKey: 0,
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -425,6 +427,8 @@ describe('parseConfig: settings', () => {
       taskPollIntervalMs: 1000,
       submitBacklogMax: 10000,
       auditArguments: false,
+      rateLimitPerMinute: 0,
+      maxConcurrentCallsPerKey: 0,
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

@@ -24,6 +24,8 @@ export const ErrorCode = {
   OutcomeUnknown: 'outcome_unknown',
   /** Redis (the job queue) cannot be reached. */
   QueueUnavailable: 'queue_unavailable',
+  /** The caller's key is over its rate or concurrency limit. */
+  RateLimited: 'rate_limited',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -54,6 +56,7 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   unknown_task: { jsonRpcCode: -32602, httpStatus: 404 },
   outcome_unknown: { jsonRpcCode: -32013, httpStatus: 502 },
   queue_unavailable: { jsonRpcCode: -32014, httpStatus: 503 },
+  rate_limited: { jsonRpcCode: -32029, httpStatus: 429 },
   internal: { jsonRpcCode: -32603, httpStatus: 500 },
 });
 

@@ -12,7 +12,7 @@ function headersFor(err: McpbusError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.code === ErrorCode.PayloadTooLarge) headers['Connection'] = 'close';
   if (err.code === ErrorCode.Unauthorized) headers['WWW-Authenticate'] = 'Bearer realm="mcpbus"';
-  if (err.code === ErrorCode.NoWorkers || err.code === ErrorCode.Overloaded) headers['Retry-After'] = '1';
+  if (err.code === ErrorCode.NoWorkers || err.code === ErrorCode.Overloaded || err.code === ErrorCode.RateLimited) headers['Retry-After'] = '1';
   return headers;
 }
 

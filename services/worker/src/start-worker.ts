@@ -22,7 +22,7 @@ import {
   type TaskGetRequest,
   type TaskListRequest,
 } from '@mcpbus/protocol';
-import { connectRedis, createCallQueue, createTaskStore } from '@mcpbus/jobs';
+import { connectRedis, createCallQueue, createKeyLimits, createTaskStore } from '@mcpbus/jobs';
 import { createCredentialPools, createServerPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
@@ -71,6 +71,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const queue = createCallQueue(redis.redis, config.settings.subjectRoot);
   queue.on('error', (err: Error) => log.debug({ err: err.message }, 'job queue error'));
   const submitJob = createJobSubmitter({ config, store, queue, ready: redis.ready });
+  // A running-call slot outlives any call it could count (a worker that dies holding one).
+  const slotTtlMs = Math.max(config.settings.callTimeoutMs, ...config.servers.map((s) => s.timeoutMs)) + 60_000;
+  const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
   const tasks = createTaskRequests(store, nc, subjects);
   const running = new Map<string, AbortController>();
   let listing = 0;
@@ -162,7 +165,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         ...(errorCode === undefined ? {} : { errorCode }),
         ...(config.settings.auditArguments && req.arguments !== undefined ? { arguments: req.arguments } : {}),
       });
+    let release: (() => void) | undefined;
     try {
+      release = await limits.admit(owner);
       const outcome = await runCall(req, owner, server, abort.signal, {
         catalog,
         validator,
@@ -181,6 +186,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       audit('error', err instanceof McpbusError ? err.code : ErrorCode.Internal);
       throw err;
     } finally {
+      release?.();
       running.delete(req.callId);
     }
   }
