@@ -28,6 +28,10 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   maxConcurrentCallsPerKey: 0,
 });
 
+/** Per server and process: calls running at once, and calls waiting beyond them. */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 64;
+export const DEFAULT_MAX_QUEUED_CALLS = 256;
+
 /** Deadline of an upstream call that runs as a job when the server sets none. */
 export const DEFAULT_JOB_TIMEOUT_MS = 3_600_000;
 

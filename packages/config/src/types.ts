@@ -50,6 +50,10 @@ export interface ServerConfig {
   readonly jobTimeoutMs: number;
   /** Forward a client's `x-mcp-auth` header to this server as its `Authorization`. */
   readonly acceptClientAuth: boolean;
+  /** Calls to this server one worker (or runner) runs at once. */
+  readonly maxConcurrentCalls: number;
+  /** Calls waiting for a slot beyond which new ones are refused (503). */
+  readonly maxQueuedCalls: number;
 }
 
 /** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */

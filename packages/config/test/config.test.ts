@@ -97,6 +97,8 @@ describe('parseConfig: full example', () => {
         jobTimeoutMs: 600000,
         tools: { create_issue: { idempotent: false }, search_code: { execution: 'inline', idempotent: true } },
         acceptClientAuth: false,
+        maxConcurrentCalls: 64,
+        maxQueuedCalls: 256,
       },
       {
         name: 'fixture',
@@ -113,6 +115,8 @@ describe('parseConfig: full example', () => {
         jobTimeoutMs: 3600000,
         tools: {},
         acceptClientAuth: false,
+        maxConcurrentCalls: 64,
+        maxQueuedCalls: 256,
       },
     ]);
     expect(config.masterKey).toBe('sk-master');

@@ -11,7 +11,7 @@ import {
   type TaskOutcome,
   type TaskStatus,
 } from '@mcpbus/protocol';
-import { callUpstreamTool, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { callUpstreamTool, type CallLimiter, type CallLimits, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 
 /** Failures worth another attempt of a retriable call: the upstream was not reached or did not answer in time. */
@@ -26,6 +26,10 @@ export interface RunJobDeps {
   sessions: ReadonlyMap<string, ServerSessions>;
   /** Sessions per caller credentials, for jobs that carry them. */
   credentials: CredentialPools;
+  /** Per-upstream bounds on running and waiting calls. */
+  limiter: CallLimiter;
+  /** The server's bounds (from the config). */
+  limitsOf(server: string): CallLimits;
   store: TaskStore;
   /** Attempts a retriable job gets at most, stalls included. */
   maxAttempts: number;
@@ -104,7 +108,8 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     let result: Record<string, unknown>;
     try {
       if (abort.signal.aborted) throw abort.signal.reason;
-      result = await callUpstreamTool(deps.credentials.sessionsFor(base, data.upstreamHeaders), {
+      const sessions = deps.credentials.sessionsFor(base, data.upstreamHeaders);
+      result = await deps.limiter.run(data.server, deps.limitsOf(data.server), abort.signal, () => callUpstreamTool(sessions, {
         upstreamName: data.upstreamName,
         arguments: data.arguments,
         signal: abort.signal,
@@ -117,7 +122,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
           void job.updateProgress(p).catch(() => undefined);
           void deps.store.progress(callId, p, events).catch(() => undefined);
         },
-      });
+      }));
     } catch (err: unknown) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
       // A runner shutting down leaves the task as it is: another runner decides what happens to it.

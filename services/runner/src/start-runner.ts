@@ -4,7 +4,7 @@ import { decodeBody, encodeJson, recordCall, type NatsConnection } from '@mcpbus
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage, type ResultEvent } from '@mcpbus/protocol';
-import { createCredentialPools, createServerPools } from '@mcpbus/upstream';
+import { createCallLimiter, createCredentialPools, createServerPools } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
 
@@ -39,6 +39,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const store = createTaskStore(redis, settings.subjectRoot);
   const sessions = await createServerPools(config, log);
   const credentials = createCredentialPools(log);
+  const limiter = createCallLimiter();
+  const servers = new Map(config.servers.map((s) => [s.name, { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls }]));
   const running = new Map<string, AbortController>();
   const publishResult = (event: ResultEvent, replyTo?: string): void => {
     const data = encodeJson(event);
@@ -67,6 +69,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
       runJob(job, {
         sessions,
         credentials,
+        limiter,
+        limitsOf: (server) => servers.get(server) ?? { maxConcurrent: 64, maxQueued: 256 },
         store,
         maxAttempts: settings.jobMaxAttempts,
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),

@@ -1,6 +1,6 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
-import { callUpstreamTool, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -15,6 +15,8 @@ export interface RunCallDeps {
   submitJob?: JobSubmitter;
   /** Sessions per caller credentials (absent: calls with client credentials are refused). */
   credentials?: CredentialPools;
+  /** Per-upstream bounds on running and waiting calls. */
+  limiter?: CallLimiter;
 }
 
 /** A finished call (`result`, after `events` progress events), or one that became a job (`task`). */
@@ -60,10 +62,11 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
     callSessions = deps.credentials.sessionsFor(sessions, req.upstreamHeaders);
   }
   let seq = 0;
-  const result = await callUpstreamTool(callSessions, {
+  const call = (): Promise<Record<string, unknown>> => callUpstreamTool(callSessions, {
     upstreamName: entry.upstreamName,
     arguments: args,
     signal,
+    // Measured when the call starts: time spent waiting for a slot counts against the deadline.
     timeoutMs: Math.max(1, Math.min(server.timeoutMs, remaining())),
     keepUpstreamUris: req.byUpstreamName === true,
     ...(req.progress
@@ -75,9 +78,32 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
           },
         }
       : {}),
-  }).catch((failure: unknown) => {
+  });
+  const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls };
+  const wait = deadlineSignal(signal, remaining(), `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline`);
+  try {
+    const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait.signal, call));
+    return { result, events: seq };
+  } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.
     throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
-  });
-  return { result, events: seq };
+  } finally {
+    wait.clear();
+  }
+}
+
+/** `signal`, aborted also (with a `timeout` error) once `ms` have passed. */
+export function deadlineSignal(signal: AbortSignal, ms: number, message: string): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new McpbusError(ErrorCode.Timeout, message)), Math.max(1, ms));
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
 }

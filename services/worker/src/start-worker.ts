@@ -23,7 +23,7 @@ import {
   type TaskListRequest,
 } from '@mcpbus/protocol';
 import { connectRedis, createCallQueue, createKeyLimits, createTaskStore } from '@mcpbus/jobs';
-import { createCredentialPools, createServerPools, type ServerSessions } from '@mcpbus/upstream';
+import { createCallLimiter, createCredentialPools, createServerPools, type ServerSessions } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
@@ -65,6 +65,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     nc.publish(subjects.catalogChanged(), encodeJson(changed));
   });
   const credentials = createCredentialPools(log);
+  const limiter = createCallLimiter();
   // Redis being down must not stop inline calls: jobs and tasks answer 503 until it is back.
   const redis = await connectRedis(options.redisUrl, 'producer', log, false);
   const store = createTaskStore(redis.redis, config.settings.subjectRoot);
@@ -174,6 +175,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
         submitJob,
         credentials,
+        limiter,
       });
       if ('task' in outcome) {
         audit('queued');
