@@ -6,7 +6,19 @@ export const API_KEY_HEADER = 'Mcpbus-Api-Key';
 /** NATS header of a durable submission naming a subject its end should also be published on. */
 export const REPLY_TO_HEADER = 'Mcpbus-Reply-To';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+/** Digests of recently seen keys: every request presents one, and hashing it each time shows in profiles. */
+const DIGEST_CACHE_SIZE = 1_000;
+const digests = new Map<string, Buffer>();
+
+function digest(value: string): Buffer {
+  let d = digests.get(value);
+  if (d === undefined) {
+    d = createHash('sha256').update(value).digest();
+    if (digests.size >= DIGEST_CACHE_SIZE) digests.delete(digests.keys().next().value as string);
+    digests.set(value, d);
+  }
+  return d;
+}
 
 /** Constant-time comparison of a presented key with the expected one. */
 export function keysMatch(presented: string | undefined, expected: string): boolean {

@@ -7,12 +7,21 @@ export interface CallLimits {
   maxQueued: number;
 }
 
+/** How long a call may wait for a slot, and what to say when it waited too long. */
+export interface WaitBound {
+  signal: AbortSignal;
+  /** Infinity: until `signal` aborts. */
+  waitMs: number;
+  timeoutMessage?: string;
+}
+
 export interface CallLimiter {
   /**
    * Runs `work` once the server has a free slot. Waits in line (FIFO) while it has none; refuses
-   * with `overloaded` when the line is full, and stops waiting when `signal` aborts.
+   * with `overloaded` when the line is full, and stops waiting when `wait.signal` aborts or
+   * `wait.waitMs` pass (`timeout`).
    */
-  run<T>(server: string, limits: CallLimits, signal: AbortSignal, work: () => Promise<T>): Promise<T>;
+  run<T>(server: string, limits: CallLimits, wait: WaitBound, work: () => Promise<T>): Promise<T>;
 }
 
 interface Lane {
@@ -32,26 +41,35 @@ export function createCallLimiter(): CallLimiter {
     return lane;
   };
   return {
-    async run(server, limits, signal, work) {
+    async run(server, limits, wait, work) {
+      const { signal } = wait;
       const lane = laneOf(server);
       if (lane.running < limits.maxConcurrent) lane.running += 1;
       else {
         if (lane.waiting.length >= limits.maxQueued)
           throw new McpbusError(ErrorCode.Overloaded, `upstream server "${server}" has ${lane.running} calls running and ${lane.waiting.length} waiting, its limit; try again shortly`, { data: { server } });
+        // Timers and listeners only for calls that do wait: the common case stays free of them.
         await new Promise<void>((resolve, reject) => {
+          let timer: NodeJS.Timeout | undefined;
           const entry = {
             start: () => {
+              clearTimeout(timer);
               signal.removeEventListener('abort', onAbort);
               resolve();
             },
           };
-          const onAbort = (): void => {
+          const leave = (reason: Error): void => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', onAbort);
             const at = lane.waiting.indexOf(entry);
             if (at >= 0) lane.waiting.splice(at, 1);
-            reject(signal.reason instanceof Error ? signal.reason : new McpbusError(ErrorCode.Cancelled, `the call was cancelled while it waited for upstream server "${server}"`));
+            reject(reason);
           };
+          const onAbort = (): void => leave(signal.reason instanceof Error ? (signal.reason) : new McpbusError(ErrorCode.Cancelled, `the call was cancelled while it waited for upstream server "${server}"`));
           if (signal.aborted) return onAbort();
           signal.addEventListener('abort', onAbort, { once: true });
+          if (Number.isFinite(wait.waitMs))
+            timer = setTimeout(() => leave(new McpbusError(ErrorCode.Timeout, wait.timeoutMessage ?? `the call waited too long for upstream server "${server}"`)), Math.max(1, wait.waitMs));
           lane.waiting.push(entry);
         });
         // The slot was handed over by the call that ended: `running` already counts this one.

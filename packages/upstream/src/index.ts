@@ -8,4 +8,4 @@ export { scrubResult } from './scrub-result.js';
 export { type LocalToolContext } from './local-tools.js';
 export { createServerPools } from './server-pools.js';
 export { createCredentialPools, type CredentialPools } from './credential-pools.js';
-export { createCallLimiter, type CallLimiter, type CallLimits } from './call-limiter.js';
+export { createCallLimiter, type CallLimiter, type CallLimits, type WaitBound } from './call-limiter.js';

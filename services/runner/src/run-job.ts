@@ -109,7 +109,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     try {
       if (abort.signal.aborted) throw abort.signal.reason;
       const sessions = deps.credentials.sessionsFor(base, data.upstreamHeaders);
-      result = await deps.limiter.run(data.server, deps.limitsOf(data.server), abort.signal, () => callUpstreamTool(sessions, {
+      result = await deps.limiter.run(data.server, deps.limitsOf(data.server), { signal: abort.signal, waitMs: Number.POSITIVE_INFINITY }, () => callUpstreamTool(sessions, {
         upstreamName: data.upstreamName,
         arguments: data.arguments,
         signal: abort.signal,

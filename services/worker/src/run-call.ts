@@ -80,30 +80,12 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
       : {}),
   });
   const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls };
-  const wait = deadlineSignal(signal, remaining(), `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline`);
+  const wait = { signal, waitMs: remaining(), timeoutMessage: `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline` };
   try {
-    const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait.signal, call));
+    const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait, call));
     return { result, events: seq };
   } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.
     throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
-  } finally {
-    wait.clear();
   }
-}
-
-/** `signal`, aborted also (with a `timeout` error) once `ms` have passed. */
-export function deadlineSignal(signal: AbortSignal, ms: number, message: string): { signal: AbortSignal; clear(): void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(new McpbusError(ErrorCode.Timeout, message)), Math.max(1, ms));
-  return {
-    signal: controller.signal,
-    clear() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    },
-  };
 }
