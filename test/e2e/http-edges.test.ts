@@ -73,6 +73,14 @@ describe('request guards', () => {
     expect(await res.json()).toMatchObject({ error: { message: expect.stringContaining('max_body_bytes') } });
   });
 
+  it('refuses JSON nested deeper than 64 levels with 400', async () => {
+    let args: unknown = 'x';
+    for (let i = 0; i < 100; i += 1) args = { a: args };
+    const res = await post({ Authorization: `Bearer ${MASTER_KEY}` }, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'fx-echo', arguments: args } }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: -32600, message: expect.stringContaining('nests deeper than 64 levels') } });
+  });
+
   it('answers an oversized chunked body (no Content-Length) with 413', async () => {
     const url = new URL(gateway.url);
     const status = await new Promise<number>((resolve, reject) => {

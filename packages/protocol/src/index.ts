@@ -6,3 +6,4 @@ export * from './redact.js';
 export * from './resource-uris.js';
 export * from './call-ids.js';
 export * from './api-keys.js';
+export * from './json-depth.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, McpbusError } from '@mcpbus/protocol';
+import { ErrorCode, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan } from '@mcpbus/protocol';
 
 /**
  * Reads and parses a JSON body, refusing more than `limitBytes` (checked against
@@ -20,9 +20,12 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new McpbusError(ErrorCode.ParseError, 'Parse error: the request body is empty');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (err: unknown) {
     throw new McpbusError(ErrorCode.ParseError, `Parse error: ${err instanceof Error ? err.message : 'invalid JSON'}`, { cause: err });
   }
+  if (nestsDeeperThan(value)) throw new McpbusError(ErrorCode.BadRequest, `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }

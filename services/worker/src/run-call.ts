@@ -1,5 +1,5 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
-import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
@@ -42,6 +42,8 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
   if (entry === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${req.name}`, { data: { server: server.name } });
 
   const args = req.arguments ?? {};
+  // Bus callers skip the ingress's body checks: arguments that could overflow a recursive schema are refused here too.
+  if (nestsDeeperThan(args)) throw new McpbusError(ErrorCode.InvalidParams, `the arguments of ${req.name} nest deeper than ${MAX_JSON_DEPTH} levels`);
   const check = deps.validator.check(entry.tool.inputSchema, args);
   if (!check.ok) {
     const result = toolError(`Invalid arguments for tool ${req.name}:\n${check.problems.map((p) => `- ${p}`).join('\n')}`);
