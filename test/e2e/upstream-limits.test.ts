@@ -56,3 +56,22 @@ describe('per-upstream bounds', () => {
     expect((await call('narrow-echo', { text: 'now' })).result).toBeDefined();
   });
 });
+
+describe('circuit breaker', () => {
+  it('pauses calls to an upstream that keeps timing out, then lets them through again', async () => {
+    const breaker = await startGateway({ servers: { hangs: { url: http.url, timeout_ms: 150, circuit_breaker_failures: 3 } } });
+    try {
+      const callOn = (name: string, args: Record<string, unknown>) => legacyRpc(breaker.url, breaker.headers, 'tools/call', { name, arguments: args }).then(responseOf);
+      for (let i = 0; i < 3; i += 1) expect((await callOn('hangs-sleep', { ms: 1_000 })).error?.code).toBe(-32001);
+      const startedAt = Date.now();
+      const paused = await callOn('hangs-echo', { text: 'x' });
+      expect(Date.now() - startedAt).toBeLessThan(100);
+      expect(paused.error?.code).toBe(-32010);
+      expect(paused.error?.message).toContain('circuit open');
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect((await callOn('hangs-echo', { text: 'back' })).result?.['content']).toEqual([{ type: 'text', text: 'back' }]);
+    } finally {
+      await breaker.close();
+    }
+  });
+});

@@ -31,6 +31,8 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
 /** Per server and process: calls running at once, and calls waiting beyond them. */
 export const DEFAULT_MAX_CONCURRENT_CALLS = 64;
 export const DEFAULT_MAX_QUEUED_CALLS = 256;
+/** Consecutive upstream failures that pause calls to a server (circuit breaker). */
+export const DEFAULT_CIRCUIT_BREAKER_FAILURES = 5;
 
 /** Deadline of an upstream call that runs as a job when the server sets none. */
 export const DEFAULT_JOB_TIMEOUT_MS = 3_600_000;

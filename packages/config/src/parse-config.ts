@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { type Ctx, type Env, asMap, childPath, isAbsent, readString, report } from './fields.js';
-import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS } from './defaults.js';
+import { DEFAULT_CIRCUIT_BREAKER_FAILURES, DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS } from './defaults.js';
 import { deepFreeze } from './freeze.js';
 import { readLocalTools } from './local-tools.js';
 import { readServer } from './server.js';
@@ -64,6 +64,7 @@ function localServer(name: string, timeoutMs: number): ServerConfig {
     acceptClientAuth: false,
     maxConcurrentCalls: DEFAULT_MAX_CONCURRENT_CALLS,
     maxQueuedCalls: DEFAULT_MAX_QUEUED_CALLS,
+    circuitBreakerFailures: DEFAULT_CIRCUIT_BREAKER_FAILURES,
   };
 }
 

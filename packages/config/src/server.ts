@@ -1,4 +1,4 @@
-import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS } from './defaults.js';
+import { DEFAULT_CIRCUIT_BREAKER_FAILURES, DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS } from './defaults.js';
 import {
   type Ctx,
   type RawMap,
@@ -19,7 +19,7 @@ import type { AuthType, ExecutionMode, ServerConfig, ToolPolicy, TransportKind }
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'url', 'transport', 'description', 'auth_type', 'auth_value', 'headers', 'static_headers',
   'spec_version', 'timeout_ms', 'pool_size', 'command', 'args', 'env', 'cwd', 'allowed_tools', 'disallowed_tools',
-  'execution', 'tools', 'job_timeout_ms', 'accept_client_auth', 'max_concurrent_calls', 'max_queued_calls',
+  'execution', 'tools', 'job_timeout_ms', 'accept_client_auth', 'max_concurrent_calls', 'max_queued_calls', 'circuit_breaker_failures',
 ]);
 const TOOL_KEYS: ReadonlySet<string> = new Set(['execution', 'idempotent']);
 const EXECUTION_MODES: ReadonlySet<string> = new Set<ExecutionMode>(['inline', 'job']);
@@ -73,6 +73,7 @@ export function readServer(
     acceptClientAuth: false,
     maxConcurrentCalls: DEFAULT_MAX_CONCURRENT_CALLS,
     maxQueuedCalls: DEFAULT_MAX_QUEUED_CALLS,
+    circuitBreakerFailures: DEFAULT_CIRCUIT_BREAKER_FAILURES,
   };
   const transport = readEndpoint(ctx, map, path, server);
   if (transport !== undefined) server.transport = transport;
@@ -81,6 +82,7 @@ export function readServer(
   readExecution(ctx, map, path, server);
   if (!isAbsent(map.get('max_concurrent_calls'))) server.maxConcurrentCalls = readInteger(ctx, map.get('max_concurrent_calls'), childPath(path, 'max_concurrent_calls'), 1, 100_000) ?? server.maxConcurrentCalls;
   if (!isAbsent(map.get('max_queued_calls'))) server.maxQueuedCalls = readInteger(ctx, map.get('max_queued_calls'), childPath(path, 'max_queued_calls'), 0, 1_000_000) ?? server.maxQueuedCalls;
+  if (!isAbsent(map.get('circuit_breaker_failures'))) server.circuitBreakerFailures = readInteger(ctx, map.get('circuit_breaker_failures'), childPath(path, 'circuit_breaker_failures'), 0, 10_000) ?? server.circuitBreakerFailures;
   const accept = map.get('accept_client_auth');
   if (typeof accept === 'boolean') server.acceptClientAuth = accept;
   else if (!isAbsent(accept)) report(ctx, childPath(path, 'accept_client_auth'), 'must be true or false');

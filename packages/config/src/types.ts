@@ -54,6 +54,8 @@ export interface ServerConfig {
   readonly maxConcurrentCalls: number;
   /** Calls waiting for a slot beyond which new ones are refused (503). */
   readonly maxQueuedCalls: number;
+  /** Consecutive upstream failures (unreachable, timed out) after which calls are paused (circuit open); 0: never. */
+  readonly circuitBreakerFailures: number;
 }
 
 /** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */

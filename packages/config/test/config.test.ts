@@ -99,6 +99,7 @@ describe('parseConfig: full example', () => {
         acceptClientAuth: false,
         maxConcurrentCalls: 64,
         maxQueuedCalls: 256,
+        circuitBreakerFailures: 5,
       },
       {
         name: 'fixture',
@@ -117,6 +118,7 @@ describe('parseConfig: full example', () => {
         acceptClientAuth: false,
         maxConcurrentCalls: 64,
         maxQueuedCalls: 256,
+        circuitBreakerFailures: 5,
       },
     ]);
     expect(config.masterKey).toBe('sk-master');

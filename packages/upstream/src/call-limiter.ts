@@ -5,7 +5,15 @@ export interface CallLimits {
   maxConcurrent: number;
   /** Calls waiting for a slot; one more is refused at once. */
   maxQueued: number;
+  /** Consecutive failures (unreachable, timed out) that open the circuit; 0: never. */
+  breakAfter?: number;
 }
+
+/** How long an open circuit refuses calls at first; it doubles each time it opens again, up to the maximum. */
+const OPEN_MS = 1_000;
+const MAX_OPEN_MS = 60_000;
+/** Failures that say the upstream itself is in trouble (not the call's own arguments or a cancel). */
+const UPSTREAM_FAILURES: ReadonlySet<string> = new Set([ErrorCode.UpstreamUnavailable, ErrorCode.UpstreamTimeout]);
 
 /** How long a call may wait for a slot, and what to say when it waited too long. */
 export interface WaitBound {
@@ -27,6 +35,11 @@ export interface CallLimiter {
 interface Lane {
   running: number;
   waiting: { start: () => void }[];
+  /** Consecutive upstream failures. */
+  failures: number;
+  /** Times the circuit opened in a row (without a success in between). */
+  trips: number;
+  openUntil: number;
 }
 
 /**
@@ -37,13 +50,18 @@ export function createCallLimiter(): CallLimiter {
   const lanes = new Map<string, Lane>();
   const laneOf = (server: string): Lane => {
     let lane = lanes.get(server);
-    if (lane === undefined) lanes.set(server, (lane = { running: 0, waiting: [] }));
+    if (lane === undefined) lanes.set(server, (lane = { running: 0, waiting: [], failures: 0, trips: 0, openUntil: 0 }));
     return lane;
   };
   return {
     async run(server, limits, wait, work) {
       const { signal } = wait;
       const lane = laneOf(server);
+      // An open circuit: the upstream kept failing, so fail fast instead of piling more on it.
+      // Once the pause is over calls go through again; the next failure opens it for longer.
+      const now = Date.now();
+      if (lane.openUntil > now)
+        throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server}" failed ${lane.failures} times in a row; calls are paused for ${Math.ceil((lane.openUntil - now) / 1000)} s (circuit open)`, { data: { server } });
       if (lane.running < limits.maxConcurrent) lane.running += 1;
       else {
         if (lane.waiting.length >= limits.maxQueued)
@@ -75,7 +93,20 @@ export function createCallLimiter(): CallLimiter {
         // The slot was handed over by the call that ended: `running` already counts this one.
       }
       try {
-        return await work();
+        const result = await work();
+        lane.failures = 0;
+        lane.trips = 0;
+        return result;
+      } catch (err: unknown) {
+        const breakAfter = limits.breakAfter ?? 0;
+        if (breakAfter > 0 && err instanceof McpbusError && UPSTREAM_FAILURES.has(err.code)) {
+          lane.failures += 1;
+          if (lane.failures >= breakAfter && lane.openUntil <= Date.now()) {
+            lane.openUntil = Date.now() + Math.min(MAX_OPEN_MS, OPEN_MS * 2 ** lane.trips);
+            lane.trips += 1;
+          }
+        }
+        throw err;
       } finally {
         const next = lane.waiting.shift();
         if (next !== undefined) next.start();

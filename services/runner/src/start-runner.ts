@@ -40,7 +40,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const sessions = await createServerPools(config, log);
   const credentials = createCredentialPools(log);
   const limiter = createCallLimiter();
-  const servers = new Map(config.servers.map((s) => [s.name, { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls }]));
+  const servers = new Map(config.servers.map((s) => [s.name, { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls, breakAfter: s.circuitBreakerFailures }]));
   const running = new Map<string, AbortController>();
   const publishResult = (event: ResultEvent, replyTo?: string): void => {
     const data = encodeJson(event);

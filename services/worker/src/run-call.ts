@@ -81,7 +81,7 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
         }
       : {}),
   });
-  const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls };
+  const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls, breakAfter: server.circuitBreakerFailures };
   const wait = { signal, waitMs: remaining(), timeoutMessage: `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline` };
   try {
     const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait, call));
