@@ -57,6 +57,28 @@ describe('mcpbus start', () => {
   });
 });
 
+describe('mcpbus start --health-port', () => {
+  it('serves readiness for a worker-only process, and stops with it', async () => {
+    const healthPort = await freePort();
+    const root = `t${randomBytes(6).toString('hex')}`;
+    const path = writeConfig({ mcp_servers: { fx: fixtureStdio() }, mcpbus_settings: { subject_root: root } });
+    const run = cli(['start', '--config', path, '--role', 'worker', '--health-port', String(healthPort)]);
+    try {
+      await eventually(async () => {
+        const res = await fetch(`http://127.0.0.1:${healthPort}/health/readiness`);
+        if (res.status !== 200) throw new Error(`readiness ${res.status}`);
+      }, { timeoutMs: 20_000 });
+      expect((await fetch(`http://127.0.0.1:${healthPort}/health/liveness`)).status).toBe(200);
+      run.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      await expect(fetch(`http://127.0.0.1:${healthPort}/health/liveness`)).rejects.toThrow();
+    } finally {
+      run.kill('SIGKILL');
+      await deleteSubmitStream(root);
+    }
+  });
+});
+
 describe('mcpbus tools, call and submit', () => {
   it('list, call (progress on stderr) and submit over the bus of a running mcpbus, with clear errors otherwise', async () => {
     const http = await startFixtureHttp({ port: 0 });

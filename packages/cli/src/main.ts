@@ -9,7 +9,7 @@ import { ROLES, type Role } from './run-roles.js';
 import { messageOf } from '@mcpbus/protocol';
 
 const USAGE = `usage:
-  mcpbus start --config FILE [--port 4000] [--host 127.0.0.1] [--role ingress|worker|runner ...]
+  mcpbus start --config FILE [--port 4000] [--host 127.0.0.1] [--role ingress|worker|runner ...] [--health-port PORT]
   mcpbus check-config --config FILE
   mcpbus demo [--port 4000]      run the example config with its demo upstreams
   mcpbus tools [--config FILE] [--key KEY] [--root ROOT]
@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
         root: { type: 'string' },
         id: { type: 'string' },
         'no-wait': { type: 'boolean' },
+        'health-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: true,
@@ -75,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       if (values.config === undefined) return fail('start needs --config FILE');
-      return startCommand({ configPath: values.config, port, host, roles, env: process.env });
+      if (values['health-port'] !== undefined && parsePort(values['health-port'], 0) === undefined) return fail(`--health-port must be a port number, got "${values['health-port']}"`);
+      return startCommand({ configPath: values.config, port, host, roles, env: process.env, ...(values['health-port'] === undefined ? {} : { healthPort: parsePort(values['health-port'], 0) }) });
     case 'check-config': {
       if (values.config === undefined) return fail('check-config needs --config FILE');
       const config = await loadConfigOrReport(values.config, process.env);

@@ -20,6 +20,8 @@ export interface RunRolesOptions {
 export interface RolesHandle {
   /** The ingress, when that role runs. */
   readonly ingress: IngressHandle | undefined;
+  /** Whether the worker and runner roles of this process can serve (true for an ingress alone). */
+  ready(): boolean;
   /** Drains in order (ingress, then worker, then runner) and closes the NATS connection. */
   close(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
   const closers: (() => Promise<void>)[] = [];
   let nc: NatsConnection | undefined;
   let ingress: IngressHandle | undefined;
+  const readiness: (() => boolean)[] = [];
   const closeAll = async (): Promise<void> => {
     // Reverse start order: ingress stops taking calls before the workers behind it drain.
     for (const close of closers.reverse()) await close().catch((err: unknown) => log.error({ err: String(err) }, 'close failed'));
@@ -44,10 +47,12 @@ export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
     if (roles.includes('runner')) {
       const runner = await startRunner({ config, nc, redisUrl: options.runtime.redisUrl, log });
       closers.push(() => runner.close());
+      readiness.push(() => runner.ready());
     }
     if (roles.includes('worker')) {
       const worker = await startWorker({ config, nc, log, redisUrl: options.runtime.redisUrl });
       closers.push(() => worker.close());
+      readiness.push(() => worker.ready());
     }
     if (roles.includes('ingress')) {
       const started = await startIngress({ config, nc, log, port: options.port, host: options.host });
@@ -61,6 +66,7 @@ export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
   let closing: Promise<void> | undefined;
   return {
     ingress,
+    ready: () => readiness.every((ready) => ready()),
     close() {
       closing ??= closeAll();
       return closing;

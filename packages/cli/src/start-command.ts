@@ -3,6 +3,7 @@ import { loadRuntimeEnv } from '@mcpbus/config';
 import { loadConfigOrReport, logConfigSummary, untilSignal } from '@mcpbus/runtime';
 import { createLogger } from '@mcpbus/logging';
 import { ensureInfra, type InfraService } from './infra.js';
+import { startHealthServer } from './health-server.js';
 import { runRoles, type Role } from './run-roles.js';
 import { messageOf } from '@mcpbus/protocol';
 
@@ -12,6 +13,8 @@ export interface StartArgs {
   host: string;
   roles: readonly Role[];
   env: Record<string, string | undefined>;
+  /** Serve /health/liveness and /health/readiness on this port (for worker and runner containers). */
+  healthPort?: number;
   /** Where locally started nats-server / redis-server keep their data. */
   dataRoot?: string;
 }
@@ -46,9 +49,22 @@ export async function startCommand(args: StartArgs): Promise<number> {
     await infra.stop();
     return 1;
   }
-  log.info({ roles: args.roles, url: roles.ingress === undefined ? undefined : `${roles.ingress.url}/mcp` }, 'mcpbus started');
+  const started = roles;
+  let health: { port: number; close(): Promise<void> } | undefined;
+  if (args.healthPort !== undefined) {
+    try {
+      health = await startHealthServer(args.healthPort, args.host, () => started.ready());
+    } catch (err: unknown) {
+      process.stderr.write(`mcpbus: cannot serve health checks on port ${args.healthPort}: ${messageOf(err)}\n`);
+      await roles.close();
+      await infra.stop();
+      return 1;
+    }
+  }
+  log.info({ roles: args.roles, url: roles.ingress === undefined ? undefined : `${roles.ingress.url}/mcp`, healthPort: health?.port }, 'mcpbus started');
 
   return untilSignal(async () => {
+    await health?.close();
     await roles.close();
     await infra.stop();
   }, log);

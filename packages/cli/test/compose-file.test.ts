@@ -288,6 +288,22 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('worker and runner health checks probe the health port they are given, on a route it serves', () => {
+    const healthSource = read('packages/cli/src/health-server.ts');
+    const others = mcpbusServices.filter(([, s]) => !rolesOf(s).includes('ingress'));
+    expect(others.length, 'the stack has workers and a runner').toBeGreaterThan(0);
+    for (const [name, service] of others) {
+      const port = Number(flagValues(argvOf(service), '--health-port')[0]);
+      expect(port, `${name}: start it with --health-port so its health check has something to probe`).toBeGreaterThan(0);
+      const found = probes(healthText(service));
+      expect(found, `${name}: healthcheck probes no http://127.0.0.1:PORT/PATH`).not.toHaveLength(0);
+      for (const probe of found) {
+        expect(probe.port, name).toBe(port);
+        expect(healthSource, `${name}: the health server serves no route '${probe.path}'`).toContain(`'${probe.path}'`);
+      }
+    }
+  });
+
   it('passes only environment variables mcpbus reads, and points them at compose services', () => {
     const known = envVarsReadByCode();
     for (const [name, service] of mcpbusServices) {

@@ -19,6 +19,8 @@ export interface StartRunnerOptions {
 
 export interface RunnerHandle {
   readonly runnerId: string;
+  /** Whether it can take jobs: Redis answers and NATS is connected. */
+  ready(): boolean;
   /** Stops taking jobs and waits for running ones (up to the drain timeout), then closes upstreams. */
   close(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
 
   return {
     runnerId,
+    ready: () => redis.status === 'ready' && !nc.isClosed() && !closing,
     close() {
       closing ??= drain();
       return closing;

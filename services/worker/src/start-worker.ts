@@ -44,6 +44,8 @@ export interface StartWorkerOptions {
 
 export interface WorkerHandle {
   readonly workerId: string;
+  /** Whether it can serve calls: NATS is connected (Redis only matters for jobs and tasks). */
+  ready(): boolean;
   /** Stops taking requests, waits for running calls (up to the drain timeout), closes upstreams. */
   close(): Promise<void>;
 }
@@ -303,6 +305,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 
   return {
     workerId,
+    ready: () => !nc.isClosed() && closing === undefined,
     close() {
       closing ??= drain();
       return closing;
