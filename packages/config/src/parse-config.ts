@@ -73,7 +73,13 @@ function readServers(ctx: Ctx, value: unknown, separator: string | undefined, de
   const map = asMap(ctx, value, 'mcp_servers');
   if (map === undefined) return [];
   const servers: ServerConfig[] = [];
+  // HTTP header names ignore case, and `x-mcp-{server}-{header}` names a server in one: two
+  // servers whose names differ only in case could not be told apart there.
+  const byLowerCase = new Map<string, string>();
   for (const [name, entry] of map) {
+    const twin = byLowerCase.get(name.toLowerCase());
+    if (twin !== undefined) report(ctx, childPath('mcp_servers', name), `differs from server "${twin}" only in case; header names cannot tell them apart`);
+    byLowerCase.set(name.toLowerCase(), name);
     const server = readServer(ctx, name, entry, childPath('mcp_servers', name), separator, defaultTimeoutMs);
     if (server !== undefined) servers.push(server);
   }

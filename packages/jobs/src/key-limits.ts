@@ -26,7 +26,8 @@ if concurrent > 0 then
   local c = tonumber(redis.call('GET', KEYS[2]) or '0')
   if c >= concurrent then return 2 end
   redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  -- Set when the counter appears, not renewed: a release lost with a dead worker cannot keep it up for ever.
+  if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 end
 if perMinute > 0 then
   if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], 60000) end
@@ -66,7 +67,10 @@ export function createKeyLimits(redis: Redis, subjectRoot: string, settings: Key
       } catch {
         return () => undefined;
       }
-      if (verdict === 1) throw new McpbusError(ErrorCode.RateLimited, `Rate limit: this key may start ${settings.perMinute} tool calls per minute; try again in a moment`);
+      if (verdict === 1) {
+        const retryAfterS = Math.max(1, Math.ceil((60_000 - (Date.now() % 60_000)) / 1000));
+        throw new McpbusError(ErrorCode.RateLimited, `Rate limit: this key may start ${settings.perMinute} tool calls per minute; try again in ${retryAfterS} s`, { data: { retryAfterS } });
+      }
       if (verdict === 2) throw new McpbusError(ErrorCode.RateLimited, `Concurrency limit: this key may have ${settings.concurrent} tool calls running at once; wait for one to finish`);
       if (settings.concurrent === 0) return () => undefined;
       let released = false;

@@ -6,16 +6,16 @@ export const API_KEY_HEADER = 'Mcpbus-Api-Key';
 /** NATS header of a durable submission naming a subject its end should also be published on. */
 export const REPLY_TO_HEADER = 'Mcpbus-Reply-To';
 
-/** Digests of recently seen keys: every request presents one, and hashing it each time shows in profiles. */
-const DIGEST_CACHE_SIZE = 1_000;
-const digests = new Map<string, Buffer>();
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+/** Digests of configured keys (there are few), so each request hashes only the key it presents. */
+const expectedDigests = new Map<string, Buffer>();
 
-function digest(value: string): Buffer {
-  let d = digests.get(value);
+function expectedDigest(value: string): Buffer {
+  let d = expectedDigests.get(value);
   if (d === undefined) {
-    d = createHash('sha256').update(value).digest();
-    if (digests.size >= DIGEST_CACHE_SIZE) digests.delete(digests.keys().next().value as string);
-    digests.set(value, d);
+    d = digest(value);
+    if (expectedDigests.size >= 100) expectedDigests.clear();
+    expectedDigests.set(value, d);
   }
   return d;
 }
@@ -23,7 +23,7 @@ function digest(value: string): Buffer {
 /** Constant-time comparison of a presented key with the expected one. */
 export function keysMatch(presented: string | undefined, expected: string): boolean {
   if (presented === undefined) return false;
-  return timingSafeEqual(digest(presented), digest(expected));
+  return timingSafeEqual(digest(presented), expectedDigest(expected));
 }
 
 /** SHA-256 (hex) of a key: who owns tasks and sessions, without keeping the key itself. */

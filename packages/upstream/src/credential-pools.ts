@@ -12,15 +12,17 @@ const IDLE_MS = 5 * 60_000;
 interface Context {
   sessions: ServerSessions;
   lastUsed: number;
+  /** Calls using it now: a context in use is never closed. */
+  inUse: number;
 }
 
 export interface CredentialPools {
   /**
    * The sessions to call `base`'s server with: `base` itself without client credentials,
    * otherwise sessions of their own for exactly these credentials, so one caller's credentials,
-   * session or results never serve another caller.
+   * session or results never serve another caller. Call `release` when the call is over.
    */
-  sessionsFor(base: ServerSessions, clientHeaders: Readonly<Record<string, string>> | undefined): ServerSessions;
+  use(base: ServerSessions, clientHeaders: Readonly<Record<string, string>> | undefined): { sessions: ServerSessions; release: () => void };
   close(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ export function createCredentialPools(log: Logger): CredentialPools {
     const cutoff = Date.now() - IDLE_MS;
     for (const byCredential of contexts.values()) {
       for (const [key, context] of byCredential) {
-        if (context.lastUsed < cutoff) {
+        if (context.inUse === 0 && context.lastUsed < cutoff) {
           byCredential.delete(key);
           closeContext(context);
         }
@@ -53,8 +55,8 @@ export function createCredentialPools(log: Logger): CredentialPools {
   sweep.unref();
 
   return {
-    sessionsFor(base, clientHeaders) {
-      if (clientHeaders === undefined || Object.keys(clientHeaders).length === 0) return base;
+    use(base, clientHeaders) {
+      if (clientHeaders === undefined || Object.keys(clientHeaders).length === 0) return { sessions: base, release: () => undefined };
       const server = base.server;
       if (server.transport !== 'http' && server.transport !== 'sse')
         throw new McpbusError(ErrorCode.InvalidParams, `server "${server.name}" runs over ${server.transport}; it cannot take per-request credentials (x-mcp-${server.name}-… headers)`);
@@ -63,19 +65,34 @@ export function createCredentialPools(log: Logger): CredentialPools {
       if (byCredential === undefined) contexts.set(server.name, (byCredential = new Map<string, Context>()));
       let context = byCredential.get(key);
       if (context === undefined) {
-        const oldest = byCredential.entries().next().value;
-        if (byCredential.size >= MAX_CONTEXTS_PER_SERVER && oldest !== undefined) {
-          byCredential.delete(oldest[0]);
-          closeContext(oldest[1]);
+        // Beyond the bound, the least recently used idle context goes; contexts in use never do.
+        if (byCredential.size >= MAX_CONTEXTS_PER_SERVER) {
+          for (const [oldKey, old] of byCredential) {
+            if (old.inUse > 0) continue;
+            byCredential.delete(oldKey);
+            closeContext(old);
+            break;
+          }
         }
-        context = { sessions: createServerSessions({ server: withClientHeaders(server, clientHeaders), log }), lastUsed: Date.now() };
+        context = { sessions: createServerSessions({ server: withClientHeaders(server, clientHeaders), log }), lastUsed: Date.now(), inUse: 0 };
         byCredential.set(key, context);
       }
       // Re-inserted, so map order stays least recently used first.
       byCredential.delete(key);
       byCredential.set(key, context);
       context.lastUsed = Date.now();
-      return context.sessions;
+      context.inUse += 1;
+      const used = context;
+      let released = false;
+      return {
+        sessions: used.sessions,
+        release: () => {
+          if (released) return;
+          released = true;
+          used.inUse -= 1;
+          used.lastUsed = Date.now();
+        },
+      };
     },
     async close() {
       clearInterval(sweep);

@@ -12,7 +12,10 @@ function headersFor(err: McpbusError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.code === ErrorCode.PayloadTooLarge) headers['Connection'] = 'close';
   if (err.code === ErrorCode.Unauthorized) headers['WWW-Authenticate'] = 'Bearer realm="mcpbus"';
-  if (err.code === ErrorCode.NoWorkers || err.code === ErrorCode.Overloaded || err.code === ErrorCode.RateLimited) headers['Retry-After'] = '1';
+  if (err.code === ErrorCode.NoWorkers || err.code === ErrorCode.Overloaded || err.code === ErrorCode.RateLimited) {
+    const after = err.data?.['retryAfterS'];
+    headers['Retry-After'] = typeof after === 'number' ? String(after) : '1';
+  }
   return headers;
 }
 

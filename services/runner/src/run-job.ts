@@ -106,10 +106,15 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     if (base === undefined) return await fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
 
     let result: Record<string, unknown>;
+    let releaseSessions = (): void => undefined;
     try {
       if (abort.signal.aborted) throw abort.signal.reason;
-      const sessions = deps.credentials.sessionsFor(base, data.upstreamHeaders);
-      result = await deps.limiter.run(data.server, deps.limitsOf(data.server), { signal: abort.signal, waitMs: Number.POSITIVE_INFINITY }, () => callUpstreamTool(sessions, {
+      const { sessions, release } = deps.credentials.use(base, data.upstreamHeaders);
+      releaseSessions = release;
+      // A job waits for a slot as long as it takes (job_concurrency bounds how many do), and the
+      // breaker is the inline path's: a job refused without calling would end for nothing.
+      const limits = { ...deps.limitsOf(data.server), maxQueued: Number.MAX_SAFE_INTEGER, breakAfter: 0 };
+      result = await deps.limiter.run(data.server, limits, { signal: abort.signal, waitMs: Number.POSITIVE_INFINITY }, () => callUpstreamTool(sessions, {
         upstreamName: data.upstreamName,
         arguments: data.arguments,
         signal: abort.signal,
@@ -138,6 +143,8 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
         throw failure;
       }
       return await fail(failure);
+    } finally {
+      releaseSessions();
     }
     const bytes = Buffer.byteLength(JSON.stringify(result));
     if (bytes > deps.maxOutcomeBytes)
@@ -146,7 +153,17 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
     return result;
   } finally {
     untrack();
+    // Client credentials are not kept with a job that can no longer use them.
+    if (data.upstreamHeaders !== undefined && (await isOver(job))) {
+      const { upstreamHeaders: _dropped, ...rest } = data;
+      await job.updateData(rest).catch(() => undefined);
+    }
   }
+}
+
+/** Whether the job has no attempt left to run (its task has ended, or it is about to). */
+async function isOver(job: Job<CallJob>): Promise<boolean> {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || (await job.isCompleted().catch(() => false));
 }
 
 /** Room to leave for the event around an outcome, given the bus's largest message. */

@@ -59,9 +59,10 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
 
   // A caller's own credentials get sessions of their own; the catalog above is the server's.
   let callSessions = sessions;
+  let release = (): void => undefined;
   if (req.upstreamHeaders !== undefined) {
     if (deps.credentials === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'client credentials are not accepted here');
-    callSessions = deps.credentials.sessionsFor(sessions, req.upstreamHeaders);
+    ({ sessions: callSessions, release } = deps.credentials.use(sessions, req.upstreamHeaders));
   }
   let seq = 0;
   const call = (): Promise<Record<string, unknown>> => callUpstreamTool(callSessions, {
@@ -81,7 +82,11 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
         }
       : {}),
   });
-  const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls, breakAfter: server.circuitBreakerFailures };
+  // Only failures that say something about the server count toward its circuit breaker: not a
+  // caller's own credentials being refused, nor a caller's deadline shorter than the server's.
+  // (The ingress sets the server's own timeout as the deadline; a second covers transit and margins.)
+  const ownFailure = req.upstreamHeaders === undefined && remaining() + 1_000 >= server.timeoutMs;
+  const limits = { maxConcurrent: server.maxConcurrentCalls, maxQueued: server.maxQueuedCalls, breakAfter: ownFailure ? server.circuitBreakerFailures : 0 };
   const wait = { signal, waitMs: remaining(), timeoutMessage: `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline` };
   try {
     const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait, call));
@@ -89,5 +94,7 @@ export async function runCall(req: CallToolRequest, owner: string, sessions: Ser
   } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.
     throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
+  } finally {
+    release();
   }
 }

@@ -77,7 +77,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   // A running-call slot outlives any call it could count (a worker that dies holding one).
   const slotTtlMs = Math.max(config.settings.callTimeoutMs, ...config.servers.map((s) => s.timeoutMs)) + 60_000;
   const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
-  const tasks = createTaskRequests(store, nc, subjects);
+  const tasks = createTaskRequests(store, nc, subjects, log);
   const running = new Map<string, AbortController>();
   let listing = 0;
   let closing: Promise<void> | undefined;
@@ -267,6 +267,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       run: { catalog, validator, publishProgress: () => undefined, submitJob, credentials },
       authenticate,
       waitingJobs: () => queue.getWaitingCount(),
+      admit: (owner) => limits.admit(owner),
       publishEnd: (event, replyTo) => {
         nc.publish(subjects.callEvents(event.callId), encodeJson(event));
         if (replyTo !== undefined) nc.publish(replyTo, encodeJson(event));

@@ -29,6 +29,8 @@ export interface SubmissionDeps {
   authenticate(msg: JsMsg): string;
   /** Calls waiting in the job queue. */
   waitingJobs(): Promise<number>;
+  /** The key's rate and concurrency limits (as for calls); throws `rate_limited`. */
+  admit(owner: string): Promise<() => void>;
   /** Announces an end on the call's events subject (and on the submitter's reply subject, if any). */
   publishEnd(event: ResultEvent, replyTo?: string): void;
   log: Logger;
@@ -111,6 +113,14 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       return 'ack';
     }
     if (await backlogFull()) return 'retry';
+    let release: () => void;
+    try {
+      release = await deps.admit(owner);
+    } catch (err: unknown) {
+      // Over its key's limits: the submission waits in the stream until the key is under them.
+      if (err instanceof McpbusError && err.code === ErrorCode.RateLimited) return 'retry';
+      throw err;
+    }
     try {
       const outcome = await runCall({ ...req, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, owner, sessions, new AbortController().signal, {
         ...deps.run,
@@ -125,6 +135,8 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       const expired = failure.code === ErrorCode.Timeout ? new McpbusError(ErrorCode.Timeout, `the submission of ${req.name} reached its deadline before a worker took it`) : failure;
       await answer(req, owner, { ok: false, error: expired.toBody() }, replyTo);
       return 'ack';
+    } finally {
+      release();
     }
   };
 }

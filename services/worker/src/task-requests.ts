@@ -1,4 +1,5 @@
-import { encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { encodeJson, recordCall, type NatsConnection } from '@mcpbus/bus';
+import type { Logger } from 'pino';
 import type { TaskRecord, TaskStore } from '@mcpbus/jobs';
 import {
   ErrorCode,
@@ -34,7 +35,7 @@ function unknownTask(taskId: string): McpbusError {
  * any task and tasks outlive every mcpbus process. A request sees only the tasks of the key it
  * carries.
  */
-export function createTaskRequests(store: TaskStore, nc: NatsConnection, subjects: Subjects): TaskRequests {
+export function createTaskRequests(store: TaskStore, nc: NatsConnection, subjects: Subjects, log: Logger): TaskRequests {
   const find = async (taskId: string, owner: string): Promise<TaskRecord> => {
     const record = await store.get(taskId, owner);
     if (record === undefined) throw unknownTask(taskId);
@@ -66,6 +67,19 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
       nc.publish(subjects.callCancel(req.taskId), encodeJson(cancel));
       const ended: ResultEvent = { v: 1, type: 'result', callId: req.taskId, events: now.info.events, task: now.info, outcome: now.outcome ?? { ok: false, error: { code: ErrorCode.Cancelled, message: reason } } };
       nc.publish(subjects.callEvents(req.taskId), encodeJson(ended));
+      // The runner, if it holds the job, finds the task ended already: the audit record is made here.
+      recordCall(nc, subjects, log, {
+        v: 1,
+        at: new Date().toISOString(),
+        callId: req.taskId,
+        owner,
+        server: now.info.server,
+        tool: now.info.tool,
+        outcome: 'error',
+        errorCode: ErrorCode.Cancelled,
+        durationMs: Math.max(0, Date.now() - now.info.createdAt),
+        job: true,
+      });
       if (now.replyTo !== undefined) nc.publish(now.replyTo, encodeJson(ended));
       return { task: now.info };
     },
