@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Target } from './load.js';
 import { coldList, latencyAtRate, progressRelay, rawLatencyAtRate, rawThroughput, sdkThroughput, warmList, type LatencyOutcome, type ProgressOutcome, type ThroughputOutcome, type Watched } from './phases.js';
-import { deleteSubmitStream, jobPickup, jobThroughput, progressLatency, type JobPickup, type JobThroughput, type ProgressLatency } from './jobs.js';
+import { deleteSubmitStream } from '../harness/streams.js';
+import { jobPickup, jobThroughput, progressLatency, type JobPickup, type JobThroughput, type ProgressLatency } from './jobs.js';
 import { busRequestReply, durableSubmits, type BusRun } from './bus.js';
 import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, STDIO_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
 import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
@@ -306,7 +307,7 @@ async function main(): Promise<void> {
   }
   for (const child of gw.children) await child.stop();
   await fixture.stop();
-  await deleteSubmitStream(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', gw.subjectRoot).catch(() => undefined);
+  await deleteSubmitStream(gw.subjectRoot, process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222').catch(() => undefined);
   if (s.profileDir !== undefined) process.stdout.write(`CPU profiles in ${s.profileDir} (summarise: tsx test/bench/profile-summary.ts DIR/mcpbus/*.cpuprofile; the largest file is the main thread)\n`);
 }
 

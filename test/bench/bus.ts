@@ -2,6 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { apiKeyHeaders } from '@mcpbus/bus';
 import { createSubjects, newCallId, type CallToolRequest } from '@mcpbus/protocol';
+import { watchEnds } from './jobs.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface BusRun {
@@ -61,20 +62,7 @@ export async function durableSubmits(natsUrl: string, apiKey: string, subjectRoo
   const subjects = createSubjects(subjectRoot);
   const js = jetstream(nc);
   const headers = apiKeyHeaders(apiKey);
-  let ended = 0;
-  let failed = 0;
-  let allEnded: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (allEnded = resolve));
-  const ids = new Set<string>();
-  const sub = nc.subscribe(`${subjectRoot}.v1.calls.*.events`, {
-    callback: (_err, msg) => {
-      const event = msg.json<{ type: string; callId: string; outcome: { ok: boolean } }>();
-      if (event.type !== 'result' || !ids.delete(event.callId)) return;
-      ended += 1;
-      if (!event.outcome.ok) failed += 1;
-      if (ended === count) allEnded();
-    },
-  });
+  const ends = watchEnds(nc, subjectRoot, count);
   try {
     await nc.flush();
     const startedAt = performance.now();
@@ -83,17 +71,17 @@ export async function durableSubmits(natsUrl: string, apiKey: string, subjectRoo
       while (next < count) {
         next += 1;
         const callId = newCallId();
-        ids.add(callId);
+        ends.expect(callId);
         const body: CallToolRequest = { v: 1, callId, server, name: tool, arguments: { text: 'durable' }, progress: false, deadlineAt: Date.now() + 600_000 };
         await js.publish(subjects.submit(server), JSON.stringify(body), { msgID: callId, ...(headers === undefined ? {} : { headers }) });
       }
     };
     await Promise.all(Array.from({ length: inFlight }, lane));
     const acksPerSecond = count / ((performance.now() - startedAt) / 1000);
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${ended} of ${count} submissions ended within 120 s`)), 120_000))]);
-    return { acksPerSecond, endsPerSecond: count / ((performance.now() - startedAt) / 1000), failed };
+    await ends.all('submissions');
+    return { acksPerSecond, endsPerSecond: count / ((performance.now() - startedAt) / 1000), failed: ends.failed() };
   } finally {
-    sub.unsubscribe();
+    ends.close();
     await nc.drain();
   }
 }

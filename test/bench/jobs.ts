@@ -1,4 +1,3 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { apiKeyHeaders } from '@mcpbus/bus';
 import { createSubjects, newCallId, type CallToolRequest, type TaskInfo } from '@mcpbus/protocol';
@@ -74,26 +73,8 @@ export interface JobThroughput {
 export async function jobThroughput(natsUrl: string, apiKey: string, subjectRoot: string, server: string, tool: string, count: number, inFlight: number): Promise<JobThroughput> {
   const nc: NatsConnection = await connect({ servers: natsUrl, name: 'mcpbus-bench-jobs' });
   const subjects = createSubjects(subjectRoot);
-  const submitted = new Map<string, number>();
   const accept: number[] = [];
-  const end: number[] = [];
-  let failed = 0;
-  let finished = 0;
-  let allDone: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (allDone = resolve));
-  const sub = nc.subscribe(`${subjectRoot}.v1.calls.*.events`, {
-    callback: (_err, msg) => {
-      const event = msg.json<{ type: string; callId: string; outcome: { ok: boolean } }>();
-      if (event.type !== 'result') return;
-      const at = submitted.get(event.callId);
-      if (at === undefined) return;
-      submitted.delete(event.callId);
-      end.push(performance.now() - at);
-      if (!event.outcome.ok) failed += 1;
-      finished += 1;
-      if (finished === count) allDone();
-    },
-  });
+  const ends = watchEnds(nc, subjectRoot, count);
   await nc.flush();
   const startedAt = performance.now();
   let next = 0;
@@ -103,18 +84,48 @@ export async function jobThroughput(natsUrl: string, apiKey: string, subjectRoot
       const callId = newCallId();
       const body: CallToolRequest = { v: 1, callId, server, name: tool, arguments: { text: 'job' }, progress: false, deadlineAt: Date.now() + 30_000, task: {} };
       const at = performance.now();
-      submitted.set(callId, at);
+      ends.expect(callId);
       const reply = (await nc.request(subjects.toolsCall(server), JSON.stringify(body), { timeout: 30_000, headers: apiKeyHeaders(apiKey) })).json<{ ok: boolean; task?: TaskInfo }>();
       if (!reply.ok || reply.task === undefined) throw new Error(`job refused: ${JSON.stringify(reply)}`);
       accept.push(performance.now() - at);
     }
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${finished} of ${count} jobs ended within 120 s`)), 120_000))]);
+  await ends.all('jobs');
   const seconds = (performance.now() - startedAt) / 1000;
-  sub.unsubscribe();
+  ends.close();
   await nc.drain();
-  return { jobs: count, jobsPerSecond: count / seconds, acceptMs: summarize(accept), endMs: summarize(end), failed };
+  return { jobs: count, jobsPerSecond: count / seconds, acceptMs: summarize(accept), endMs: summarize(ends.endMs), failed: ends.failed() };
+}
+
+/**
+ * Follows the end events of `count` calls on the bus (subscribe before submitting): each call is
+ * announced with `expect` just before it is sent, and its submit → end time is kept.
+ */
+export function watchEnds(nc: NatsConnection, subjectRoot: string, count: number): { expect(callId: string): void; all(what: string): Promise<void>; endMs: number[]; failed(): number; close(): void } {
+  const sentAt = new Map<string, number>();
+  const endMs: number[] = [];
+  let failed = 0;
+  let allEnded: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allEnded = resolve));
+  const sub = nc.subscribe(`${subjectRoot}.v1.calls.*.events`, {
+    callback: (_err, msg) => {
+      const event = msg.json<{ type: string; callId: string; outcome: { ok: boolean } }>();
+      const at = event.type === 'result' ? sentAt.get(event.callId) : undefined;
+      if (at === undefined) return;
+      sentAt.delete(event.callId);
+      endMs.push(performance.now() - at);
+      if (!event.outcome.ok) failed += 1;
+      if (endMs.length === count) allEnded();
+    },
+  });
+  return {
+    expect: (callId) => void sentAt.set(callId, performance.now()),
+    all: (what) => Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${endMs.length} of ${count} ${what} ended within 120 s`)), 120_000).unref())]),
+    endMs,
+    failed: () => failed,
+    close: () => sub.unsubscribe(),
+  };
 }
 
 export interface JobPickup {
@@ -172,13 +183,3 @@ export async function jobPickup(natsUrl: string, apiKey: string, subjectRoot: st
   return { enqueueToFirstProgressMs: summarize(first), enqueueToResultMs: summarize(end) };
 }
 
-/** Removes the bench gateway's submissions stream: the machine's NATS server outlives the run. */
-export async function deleteSubmitStream(natsUrl: string, subjectRoot: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl, name: 'mcpbus-bench-cleanup' });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(createSubjects(subjectRoot).submitStream).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}

@@ -61,6 +61,16 @@ async function taskOf(url: string, headers: Record<string, string>, taskId: stri
   return result as Task;
 }
 
+/** ALICE's task that a runner is running now (found through tasks/list on the second replica). */
+async function runningTask(): Promise<Task> {
+  return eventually(async () => {
+    const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
+    const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
+    if (found === undefined) throw new Error('not running yet');
+    return found;
+  }, { timeoutMs: 10_000 });
+}
+
 async function untilEnded(url: string, headers: Record<string, string>, taskId: string): Promise<Task> {
   return eventually(async () => {
     const task = await taskOf(url, headers, taskId);
@@ -164,12 +174,7 @@ describe('cancellation', () => {
   it('tasks/cancel on another replica stops a call whose stream is open elsewhere; the upstream is told', async () => {
     const before = await slowStats();
     const call = legacyRpc(urls[0] as string, ALICE, 'tools/call', { name: 'jobs-slow', arguments: { steps: 100, delayMs: 100 } });
-    const running = await eventually(async () => {
-      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
-      const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
-      if (found === undefined) throw new Error('not running yet');
-      return found;
-    }, { timeoutMs: 10_000 });
+    const running = await runningTask();
     const cancelled = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/cancel', { taskId: running.taskId })).result as Task;
     expect(cancelled.status).toBe('cancelled');
     const response = responseOf(await call);
@@ -232,12 +237,7 @@ describe('cancellation', () => {
     const before = await slowStats();
     const abort = new AbortController();
     const call = modernRpc(urls[0] as string, ALICE, 'tools/call', { name: 'jobs-slow', arguments: { steps: 100, delayMs: 100 } }, { name: 'jobs-slow', signal: abort.signal }).catch(() => undefined);
-    const running = await eventually(async () => {
-      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
-      const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
-      if (found === undefined) throw new Error('not running yet');
-      return found;
-    }, { timeoutMs: 10_000 });
+    const running = await runningTask();
     abort.abort();
     await call;
     expect((await untilEnded(urls[1] as string, ALICE, running.taskId)).status).toBe('cancelled');
@@ -249,12 +249,7 @@ describe('cancellation', () => {
   it('a 2025 client that drops its connection does not cancel: the job completes and its result is kept', async () => {
     const abort = new AbortController();
     const call = legacyRpc(urls[0] as string, ALICE, 'tools/call', { name: 'jobs-slow', arguments: { steps: 4, delayMs: 150 } }, { signal: abort.signal }).catch(() => undefined);
-    const running = await eventually(async () => {
-      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
-      const found = tasks.find((t) => t.status === 'working' && t.statusMessage === 'running');
-      if (found === undefined) throw new Error('not running yet');
-      return found;
-    }, { timeoutMs: 10_000 });
+    const running = await runningTask();
     abort.abort();
     await call;
     expect((await untilEnded(urls[1] as string, ALICE, running.taskId)).status).toBe('completed');

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { runRoles, type Role, type RolesHandle } from '@mcpbus/cli';
 import { parseConfig, loadRuntimeEnv, type McpbusConfig } from '@mcpbus/config';
 import { silentLogger } from '@mcpbus/logging';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { createSubjects } from '@mcpbus/protocol';
 import { stringify } from 'yaml';
 import { FIXTURE_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from './paths.js';
+import { deleteSubmitStream } from './streams.js';
+
+export { deleteSubmitStream } from './streams.js';
 
 export const MASTER_KEY = 'sk-test-master';
 
@@ -44,16 +44,6 @@ export interface TestGateway {
   close(options?: { keepStream?: boolean }): Promise<void>;
 }
 
-/** Removes a test gateway's JetStream stream: the machine's NATS server outlives the test run. */
-export async function deleteSubmitStream(subjectRoot: string): Promise<void> {
-  const nc = await connect({ servers: NATS_URL, name: 'mcpbus-test-cleanup' });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(createSubjects(subjectRoot).submitStream).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}
 
 /**
  * A whole gateway in this process: worker(s) and ingress replica(s) on random ports, talking

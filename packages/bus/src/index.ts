@@ -4,3 +4,4 @@ export * from './request.js';
 export * from './api-key.js';
 export * from './submissions.js';
 export * from './audit.js';
+export * from './call-broadcasts.js';

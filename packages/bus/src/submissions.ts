@@ -1,4 +1,4 @@
-import { AckPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { messageOf, type Subjects } from '@mcpbus/protocol';
 
@@ -40,11 +40,10 @@ export async function ensureSubmissionStream(nc: NatsConnection, subjects: Subje
     const { name, ...update } = config;
     await jsm.streams.update(name, update);
   }
-  await ensureConsumer(nc, subjects);
+  await ensureConsumer(jsm, subjects);
 }
 
-async function ensureConsumer(nc: NatsConnection, subjects: Subjects): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+async function ensureConsumer(jsm: JetStreamManager, subjects: Subjects): Promise<void> {
   await jsm.consumers.add(subjects.submitStream, { durable_name: INTAKE, ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 1_000 });
 }
 
@@ -90,7 +89,7 @@ export async function startSubmissionIntake(
       options.onError('submission intake ended unexpectedly; starting it again');
       await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs));
       try {
-        await ensureConsumer(nc, subjects);
+        await ensureConsumer(await jetstreamManager(nc), subjects);
         messages = await (await js.consumers.get(subjects.submitStream, INTAKE)).consume({ max_messages: 64 });
       } catch (err: unknown) {
         options.onError(`submission intake could not start again: ${messageOf(err)}`);

@@ -1,5 +1,5 @@
 import { DEFAULT_TOOL_SEPARATOR } from '@mcpbus/protocol';
-import type { GatewaySettings } from './types.js';
+import type { GatewaySettings, ServerConfig, TransportKind } from './types.js';
 
 /** Settings used for every `mcpbus_settings` key the config leaves out. */
 export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
@@ -50,3 +50,24 @@ export const DEFAULT_POOL_SIZE = 1;
 export const MAX_POOL_SIZE = 32;
 // setTimeout fires at once for delays above 2^31-1 ms, so longer timeouts would silently mean zero.
 export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A server with every optional field at its default: what a config entry starts from. */
+export function serverDefaults(name: string, transport: TransportKind, timeoutMs: number): ServerConfig {
+  return {
+    name,
+    transport,
+    args: [],
+    env: {},
+    authType: 'none',
+    headers: {},
+    timeoutMs,
+    poolSize: DEFAULT_POOL_SIZE,
+    execution: 'inline',
+    tools: {},
+    jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
+    acceptClientAuth: false,
+    maxConcurrentCalls: DEFAULT_MAX_CONCURRENT_CALLS,
+    maxQueuedCalls: DEFAULT_MAX_QUEUED_CALLS,
+    circuitBreakerFailures: DEFAULT_CIRCUIT_BREAKER_FAILURES,
+  };
+}

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { type Ctx, type Env, asMap, childPath, isAbsent, readString, report } from './fields.js';
-import { DEFAULT_CIRCUIT_BREAKER_FAILURES, DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS } from './defaults.js';
+import { serverDefaults } from './defaults.js';
 import { deepFreeze } from './freeze.js';
 import { readLocalTools } from './local-tools.js';
 import { readServer } from './server.js';
@@ -48,24 +48,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): McpbusCo
 
 /** The server `mcp_tools:` appear under; workers serve it in-process. */
 function localServer(name: string, timeoutMs: number): ServerConfig {
-  return {
-    name,
-    transport: 'local',
-    args: [],
-    env: {},
-    authType: 'none',
-    headers: {},
-    timeoutMs,
-    poolSize: 1,
-    description: 'mcp_tools from the config',
-    execution: 'inline',
-    tools: {},
-    jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
-    acceptClientAuth: false,
-    maxConcurrentCalls: DEFAULT_MAX_CONCURRENT_CALLS,
-    maxQueuedCalls: DEFAULT_MAX_QUEUED_CALLS,
-    circuitBreakerFailures: DEFAULT_CIRCUIT_BREAKER_FAILURES,
-  };
+  return { ...serverDefaults(name, 'local', timeoutMs), poolSize: 1, description: 'mcp_tools from the config' };
 }
 
 function readServers(ctx: Ctx, value: unknown, separator: string | undefined, defaultTimeoutMs: number): ServerConfig[] {

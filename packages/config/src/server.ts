@@ -1,4 +1,4 @@
-import { DEFAULT_CIRCUIT_BREAKER_FAILURES, DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_QUEUED_CALLS, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS } from './defaults.js';
+import { MAX_POOL_SIZE, MAX_TIMER_MS, SPEC_VERSIONS, serverDefaults } from './defaults.js';
 import {
   type Ctx,
   type RawMap,
@@ -58,23 +58,7 @@ export function readServer(
   if (map === undefined) return undefined;
   reportUnknownKeys(ctx, map, path, KNOWN_KEYS, TOLERATED_LITELLM_KEYS);
 
-  const server: Mutable<ServerConfig> = {
-    name,
-    transport: 'stdio',
-    args: [],
-    env: {},
-    authType: 'none',
-    headers: {},
-    timeoutMs: defaultTimeoutMs,
-    poolSize: DEFAULT_POOL_SIZE,
-    execution: 'inline',
-    tools: {},
-    jobTimeoutMs: DEFAULT_JOB_TIMEOUT_MS,
-    acceptClientAuth: false,
-    maxConcurrentCalls: DEFAULT_MAX_CONCURRENT_CALLS,
-    maxQueuedCalls: DEFAULT_MAX_QUEUED_CALLS,
-    circuitBreakerFailures: DEFAULT_CIRCUIT_BREAKER_FAILURES,
-  };
+  const server: Mutable<ServerConfig> = serverDefaults(name, 'stdio', defaultTimeoutMs);
   const transport = readEndpoint(ctx, map, path, server);
   if (transport !== undefined) server.transport = transport;
   readAuth(ctx, map, path, server);

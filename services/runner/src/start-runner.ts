@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { decodeBody, encodeJson, recordCall, type NatsConnection } from '@mcpbus/bus';
+import { encodeJson, listenForCancels, publishCallEnd, recordCall, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
-import { ErrorCode, McpbusError, createSubjects, messageOf, type CancelMessage, type ResultEvent } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
 import { createCallLimiter, createCredentialPools, createServerPools } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
@@ -44,26 +44,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const limiter = createCallLimiter();
   const servers = new Map(config.servers.map((s) => [s.name, { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls, breakAfter: s.circuitBreakerFailures }]));
   const running = new Map<string, AbortController>();
-  const publishResult = (event: ResultEvent, replyTo?: string): void => {
-    const data = encodeJson(event);
-    nc.publish(subjects.callEvents(event.callId), data);
-    if (replyTo !== undefined) nc.publish(replyTo, data);
-  };
-
-  const cancelSub = nc.subscribe(subjects.callCancelAny(), {
-    callback: (err, msg) => {
-      if (err !== null) return;
-      try {
-        const cancel = decodeBody<CancelMessage>(msg.data, 'CancelMessage');
-        const abort = running.get(cancel.callId);
-        if (abort === undefined) return;
-        log.info({ callId: cancel.callId, reason: cancel.reason }, 'job cancelled');
-        abort.abort(new McpbusError(ErrorCode.Cancelled, cancel.reason ?? 'cancelled by the caller'));
-      } catch (failure: unknown) {
-        log.warn({ err: messageOf(failure) }, 'ignored malformed cancel message');
-      }
-    },
-  });
+  const publishResult = (event: ResultEvent, replyTo?: string): void => publishCallEnd(nc, subjects, event, replyTo);
+  const cancelSub = listenForCancels(nc, subjects, running, log);
 
   const worker = new Worker<CallJob, Record<string, unknown>>(
     CALL_QUEUE,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createArgumentValidator } from '@mcpbus/catalog';
 import type { McpbusConfig } from '@mcpbus/config';
-import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, recordCall, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
+import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, listenForCancels, publishCallEnd, recordCall, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
 import {
   ErrorCode,
   McpbusError,
@@ -13,7 +13,6 @@ import {
   serverFromToken,
   type AuditOutcome,
   type CallToolRequest,
-  type CancelMessage,
   type CatalogChanged,
   type ListItemsRequest,
   type ListToolsRequest,
@@ -241,21 +240,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     },
   });
   // Cancels are broadcast: only the worker running the call acts on one.
-  const cancelSub = nc.subscribe(subjects.callCancelAny(), {
-    callback: (err, msg) => {
-      if (err !== null) return;
-      try {
-        const cancel = decodeBody<CancelMessage>(msg.data, 'CancelMessage');
-        const abort = running.get(cancel.callId);
-        if (abort !== undefined) {
-          log.info({ callId: cancel.callId, reason: cancel.reason }, 'call cancelled by caller');
-          abort.abort(new McpbusError(ErrorCode.Cancelled, cancel.reason ?? 'cancelled by the caller'));
-        }
-      } catch (failure: unknown) {
-        log.warn({ err: failure instanceof Error ? failure.message : String(failure) }, 'ignored malformed cancel message');
-      }
-    },
-  });
+  const cancelSub = listenForCancels(nc, subjects, running, log);
   // Durable submissions (JetStream): a worker without JetStream still serves everything else.
   let intake: SubmissionIntake | undefined;
   try {
@@ -268,10 +253,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       authenticate,
       waitingJobs: () => queue.getWaitingCount(),
       admit: (owner) => limits.admit(owner),
-      publishEnd: (event, replyTo) => {
-        nc.publish(subjects.callEvents(event.callId), encodeJson(event));
-        if (replyTo !== undefined) nc.publish(replyTo, encodeJson(event));
-      },
+      publishEnd: (event, replyTo) => publishCallEnd(nc, subjects, event, replyTo),
       log,
     });
     intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)) as ReturnType<typeof handleSubmission>, {

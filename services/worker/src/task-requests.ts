@@ -1,4 +1,4 @@
-import { encodeJson, recordCall, type NatsConnection } from '@mcpbus/bus';
+import { encodeJson, publishCallEnd, recordCall, type NatsConnection } from '@mcpbus/bus';
 import type { Logger } from 'pino';
 import type { TaskRecord, TaskStore } from '@mcpbus/jobs';
 import {
@@ -66,7 +66,7 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
       const cancel: CancelMessage = { v: 1, callId: req.taskId, reason };
       nc.publish(subjects.callCancel(req.taskId), encodeJson(cancel));
       const ended: ResultEvent = { v: 1, type: 'result', callId: req.taskId, events: now.info.events, task: now.info, outcome: now.outcome ?? { ok: false, error: { code: ErrorCode.Cancelled, message: reason } } };
-      nc.publish(subjects.callEvents(req.taskId), encodeJson(ended));
+      publishCallEnd(nc, subjects, ended, now.replyTo);
       // The runner, if it holds the job, finds the task ended already: the audit record is made here.
       recordCall(nc, subjects, log, {
         v: 1,
@@ -80,7 +80,6 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
         durationMs: Math.max(0, Date.now() - now.info.createdAt),
         job: true,
       });
-      if (now.replyTo !== undefined) nc.publish(now.replyTo, encodeJson(ended));
       return { task: now.info };
     },
   };
