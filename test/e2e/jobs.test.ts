@@ -71,6 +71,23 @@ async function runningTask(): Promise<Task> {
   }, { timeoutMs: 10_000 });
 }
 
+/**
+ * Starts a long job call, aborts it (the client sends notifications/cancelled) after its second
+ * progress update, and checks that the upstream was told and the task ended cancelled.
+ */
+async function expectCancelledAfterProgress(before: { cancelled: number }, start: (signal: AbortSignal, onprogress: (p: { progress: number }) => void) => Promise<unknown>): Promise<void> {
+  const abort = new AbortController();
+  const onprogress = (p: { progress: number }): void => {
+    if (p.progress >= 2) abort.abort('enough');
+  };
+  await expect(start(abort.signal, onprogress)).rejects.toThrow();
+  await eventually(async () => {
+    if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
+  }, { timeoutMs: 5_000 });
+  const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
+  expect(tasks.at(-1)?.status).toBe('cancelled');
+}
+
 async function untilEnded(url: string, headers: Record<string, string>, taskId: string): Promise<Task> {
   return eventually(async () => {
     const task = await taskOf(url, headers, taskId);
@@ -192,19 +209,7 @@ describe('cancellation', () => {
     // Requests alternate between the replicas: the cancel may land where the call does not wait.
     const client = await connectClient(kind, urls[0] as string, ALICE, { fetch: alternatingFetch(urls) });
     try {
-      const abort = new AbortController();
-      const call = client.callTool('jobs-slow', { steps: 100, delayMs: 50 }, {
-        signal: abort.signal,
-        onprogress: (p) => {
-          if (p.progress >= 2) abort.abort('enough');
-        },
-      });
-      await expect(call).rejects.toThrow();
-      await eventually(async () => {
-        if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
-      }, { timeoutMs: 5_000 });
-      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
-      expect(tasks.at(-1)?.status).toBe('cancelled');
+      await expectCancelledAfterProgress(before, (signal, onprogress) => client.callTool('jobs-slow', { steps: 100, delayMs: 50 }, { signal, onprogress }));
     } finally {
       await client.close();
     }
@@ -215,19 +220,7 @@ describe('cancellation', () => {
     const client = new V1Client({ name: 'sse-job-test', version: '1.0.0' });
     await client.connect(new SSEClientTransport(new URL(`${new URL(urls[0] as string).origin}/sse`), { fetch: withKey('alice') }));
     try {
-      const abort = new AbortController();
-      const call = client.callTool({ name: 'jobs-slow', arguments: { steps: 100, delayMs: 50 } }, undefined, {
-        signal: abort.signal,
-        onprogress: (p) => {
-          if (p.progress >= 2) abort.abort('enough');
-        },
-      });
-      await expect(call).rejects.toThrow();
-      await eventually(async () => {
-        if ((await slowStats()).cancelled === before.cancelled) throw new Error('upstream not cancelled yet');
-      }, { timeoutMs: 5_000 });
-      const tasks = responseOf(await legacyRpc(urls[1] as string, ALICE, 'tasks/list', {})).result?.['tasks'] as Task[];
-      expect(tasks.at(-1)?.status).toBe('cancelled');
+      await expectCancelledAfterProgress(before, (signal, onprogress) => client.callTool({ name: 'jobs-slow', arguments: { steps: 100, delayMs: 50 } }, undefined, { signal, onprogress }));
     } finally {
       await client.close();
     }

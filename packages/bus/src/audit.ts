@@ -11,7 +11,8 @@ interface InfoLog {
  * and logged. The record holds the caller's key fingerprint, never the key; arguments only
  * when the deployment opted in.
  */
-export function recordCall(nc: NatsConnection, subjects: Subjects, log: InfoLog, record: CallAudit): void {
+export function recordCall(nc: NatsConnection, subjects: Subjects, log: InfoLog, call: Omit<CallAudit, 'v' | 'at'>): void {
+  const record: CallAudit = { v: 1, at: new Date().toISOString(), ...call };
   try {
     nc.publish(subjects.auditCalls(), encodeJson(record));
   } catch {

@@ -62,8 +62,6 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         publishResult,
         audit: (job, owner, outcome, durationMs) =>
           recordCall(nc, subjects, log, {
-            v: 1,
-            at: new Date().toISOString(),
             callId: job.callId,
             owner,
             server: job.server,

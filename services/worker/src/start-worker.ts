@@ -155,8 +155,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const started = Date.now();
     const audit = (outcome: AuditOutcome, errorCode?: string): void =>
       recordCall(nc, subjects, callLog, {
-        v: 1,
-        at: new Date().toISOString(),
         callId: req.callId,
         owner,
         server: req.server,

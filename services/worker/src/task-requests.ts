@@ -69,8 +69,6 @@ export function createTaskRequests(store: TaskStore, nc: NatsConnection, subject
       publishCallEnd(nc, subjects, ended, now.replyTo);
       // The runner, if it holds the job, finds the task ended already: the audit record is made here.
       recordCall(nc, subjects, log, {
-        v: 1,
-        at: new Date().toISOString(),
         callId: req.taskId,
         owner,
         server: now.info.server,
