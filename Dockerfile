@@ -21,6 +21,7 @@ WORKDIR /app
 # install needs every workspace member's package.json (packages/*, services/*, test); the
 # compose-file test fails when one is missing here.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/access/package.json packages/access/
 COPY packages/bus/package.json packages/bus/
 COPY packages/catalog/package.json packages/catalog/
 COPY packages/client/package.json packages/client/

@@ -26,6 +26,8 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   auditArguments: false,
   rateLimitPerMinute: 0,
   maxConcurrentCallsPerKey: 0,
+  upstreamUrlAllowlist: [],
+  apiStdioCommands: [],
 });
 
 /** Per server and process: calls running at once, and calls waiting beyond them. */

@@ -41,6 +41,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'subject_root',
   'allowed_hosts',
   'allowed_origins',
+  'upstream_url_allowlist',
+  'api_stdio_commands',
   ...INTEGER_KEYS.map(([key]) => key),
 ]);
 
@@ -92,6 +94,17 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
   if (!isAbsent(origins)) {
     const list = readOrigins(ctx, origins, at('allowed_origins'));
     if (list !== undefined) settings.allowedOrigins = list;
+  }
+
+  const allowlist = map.get('upstream_url_allowlist');
+  if (!isAbsent(allowlist)) {
+    const list = readNonEmptyStrings(ctx, allowlist, at('upstream_url_allowlist'));
+    if (list !== undefined) settings.upstreamUrlAllowlist = list;
+  }
+  const commands = map.get('api_stdio_commands');
+  if (!isAbsent(commands)) {
+    const list = readNonEmptyStrings(ctx, commands, at('api_stdio_commands'));
+    if (list !== undefined) settings.apiStdioCommands = list;
   }
 
   for (const [key, field, max] of INTEGER_KEYS) {

@@ -56,6 +56,11 @@ export interface ServerConfig {
   readonly maxQueuedCalls: number;
   /** Consecutive upstream failures (unreachable, timed out) after which calls are paused (circuit open); 0: never. */
   readonly circuitBreakerFailures: number;
+  /**
+   * Set for servers added through the admin API: every upstream connection is checked against the
+   * SSRF guard, with these allow-list entries, at the moment it connects.
+   */
+  readonly ssrfAllowlist?: readonly string[];
 }
 
 /** One `mcp_tools:` entry: a tool whose handler is an exported function of a local module. */
@@ -112,6 +117,13 @@ export interface GatewaySettings {
   readonly rateLimitPerMinute: number;
   /** Inline tool calls one key may have running at once, across all replicas (0: no limit). */
   readonly maxConcurrentCallsPerKey: number;
+  /**
+   * Hosts, addresses and CIDR ranges that servers added through the admin API may reach although
+   * they are loopback, private, link-local or metadata addresses (the SSRF guard refuses those).
+   */
+  readonly upstreamUrlAllowlist: readonly string[];
+  /** Commands stdio servers added through the admin API may run; empty: stdio servers come only from config.yaml. */
+  readonly apiStdioCommands: readonly string[];
 }
 
 export interface McpbusConfig {

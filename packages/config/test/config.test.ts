@@ -146,6 +146,8 @@ describe('parseConfig: full example', () => {
       auditArguments: false,
       rateLimitPerMinute: 0,
       maxConcurrentCallsPerKey: 0,
+      upstreamUrlAllowlist: [],
+      apiStdioCommands: [],
     });
     expect(config.ignoredSections).toEqual(['litellm_settings', 'model_list']);
   });
@@ -435,6 +437,8 @@ describe('parseConfig: settings', () => {
       auditArguments: false,
       rateLimitPerMinute: 0,
       maxConcurrentCallsPerKey: 0,
+      upstreamUrlAllowlist: [],
+      apiStdioCommands: [],
     });
     expect(parse('mcpbus_settings: {}').settings).toEqual(DEFAULT_SETTINGS);
   });

@@ -9,8 +9,11 @@ export interface KeyLimitSettings {
 }
 
 export interface KeyLimits {
-  /** Admits one call of `owner` or throws `rate_limited`; call the returned function when it ends. */
-  admit(owner: string): Promise<() => void>;
+  /**
+   * Admits one call of `owner` or throws `rate_limited`; call the returned function when it ends.
+   * `own` holds the key's own limits (a virtual key's `rpm_limit`, `max_parallel_requests`).
+   */
+  admit(owner: string, own?: Partial<KeyLimitSettings>): Promise<() => void>;
 }
 
 // One round trip: count the call in this minute's window and among the running ones, or refuse
@@ -49,7 +52,7 @@ type Scripts = Redis & {
  * window) and calls running at once. When Redis cannot be reached the call is admitted: a limit
  * must not take the gateway down with it.
  */
-export function createKeyLimits(redis: Redis, subjectRoot: string, settings: KeyLimitSettings, runningTtlMs: number): KeyLimits {
+export function createKeyLimits(redis: Redis, subjectRoot: string, defaults: KeyLimitSettings, runningTtlMs: number): KeyLimits {
   const r = redis as Scripts;
   if (typeof r.mcpbusAdmit !== 'function') {
     redis.defineCommand('mcpbusAdmit', { numberOfKeys: 2, lua: ADMIT });
@@ -57,22 +60,23 @@ export function createKeyLimits(redis: Redis, subjectRoot: string, settings: Key
   }
   const base = `mcpbus:${subjectRoot}:limits`;
   return {
-    async admit(owner) {
-      if (settings.perMinute === 0 && settings.concurrent === 0) return () => undefined;
+    async admit(owner, own) {
+      const limits = { perMinute: own?.perMinute ?? defaults.perMinute, concurrent: own?.concurrent ?? defaults.concurrent };
+      if (limits.perMinute === 0 && limits.concurrent === 0) return () => undefined;
       const window = `${base}:rpm:${owner}:${Math.floor(Date.now() / 60_000)}`;
       const running = `${base}:running:${owner}`;
       let verdict: number;
       try {
-        verdict = await r.mcpbusAdmit(window, running, settings.perMinute, settings.concurrent, runningTtlMs);
+        verdict = await r.mcpbusAdmit(window, running, limits.perMinute, limits.concurrent, runningTtlMs);
       } catch {
         return () => undefined;
       }
       if (verdict === 1) {
         const retryAfterS = Math.max(1, Math.ceil((60_000 - (Date.now() % 60_000)) / 1000));
-        throw new McpbusError(ErrorCode.RateLimited, `Rate limit: this key may start ${settings.perMinute} tool calls per minute; try again in ${retryAfterS} s`, { data: { retryAfterS } });
+        throw new McpbusError(ErrorCode.RateLimited, `Rate limit: this key may start ${limits.perMinute} tool calls per minute; try again in ${retryAfterS} s`, { data: { retryAfterS } });
       }
-      if (verdict === 2) throw new McpbusError(ErrorCode.RateLimited, `Concurrency limit: this key may have ${settings.concurrent} tool calls running at once; wait for one to finish`);
-      if (settings.concurrent === 0) return () => undefined;
+      if (verdict === 2) throw new McpbusError(ErrorCode.RateLimited, `Concurrency limit: this key may have ${limits.concurrent} tool calls running at once; wait for one to finish`);
+      if (limits.concurrent === 0) return () => undefined;
       let released = false;
       return () => {
         if (released) return;

@@ -10,6 +10,8 @@ export const ErrorCode = {
   UnknownServer: 'unknown_server',
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
+  /** The caller's key may not use this server or tool (said the same way whether it exists or not). */
+  NotPermitted: 'not_permitted',
   PayloadTooLarge: 'payload_too_large',
   UpstreamError: 'upstream_error',
   UpstreamUnavailable: 'upstream_unavailable',
@@ -44,6 +46,7 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   unknown_server: { jsonRpcCode: -32602, httpStatus: 404 },
   unauthorized: { jsonRpcCode: -32000, httpStatus: 401 },
   forbidden: { jsonRpcCode: -32000, httpStatus: 403 },
+  not_permitted: { jsonRpcCode: -32003, httpStatus: 403 },
   payload_too_large: { jsonRpcCode: -32600, httpStatus: 413 },
   upstream_error: { jsonRpcCode: -32603, httpStatus: 502 },
   upstream_unavailable: { jsonRpcCode: -32010, httpStatus: 502 },

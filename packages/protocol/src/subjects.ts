@@ -64,6 +64,8 @@ export interface Subjects {
   submitAny(): string;
   /** Name of the JetStream stream that holds submissions. */
   readonly submitStream: string;
+  /** NATS KV buckets shared by every replica: virtual keys (by digest), teams, and servers added through the admin API. */
+  readonly buckets: { readonly keys: string; readonly teams: string; readonly servers: string };
   /**
    * Broadcast to every ingress: a stateless 2025-era client sent `notifications/cancelled` for one
    * of its requests; the replica holding that request (or its job) acts on it.
@@ -79,6 +81,7 @@ export interface Subjects {
 export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
   if (!ROOT_PATTERN.test(root)) throw new Error(`invalid subject root "${root}": use lowercase letters, digits, '_', '-' and '.'`);
   const base = `${root}.${SUBJECT_VERSION}`;
+  const streamPrefix = `MCPBUS_${root.replace(/[.-]/g, '_').toUpperCase()}`;
   const checkedCallId = (callId: string): string => {
     if (!isValidCallId(callId)) throw new Error(`invalid call id "${callId}"`);
     return callId;
@@ -103,7 +106,8 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     auditCalls: () => `${base}.audit.calls`,
     submit: (server: string) => `${base}.submit.${serverToken(server)}`,
     submitAny: () => `${base}.submit.*`,
-    submitStream: `MCPBUS_${root.replace(/[.-]/g, '_').toUpperCase()}_SUBMIT`,
+    submitStream: `${streamPrefix}_SUBMIT`,
+    buckets: Object.freeze({ keys: `${streamPrefix}_KEYS`, teams: `${streamPrefix}_TEAMS`, servers: `${streamPrefix}_SERVERS` }),
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
   });
 }

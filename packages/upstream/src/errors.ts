@@ -7,8 +7,20 @@ const MAX_REASON_CHARS = 200;
  * Why an upstream could not be reached, fit for clients: an HTTP failure is named by its status
  * only (its body is the upstream's and may say anything), other reasons are truncated.
  */
+/** The SSRF guard's refusal somewhere in an error's cause chain (fetch reports it as "fetch failed"). */
+function ssrfRefusal(err: unknown): Error | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 6 && current instanceof Error; depth += 1) {
+    if ((current as Error & { code?: unknown }).code === 'EMCPBUS_SSRF') return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
 function reasonOf(err: unknown): string {
   if (err instanceof SdkHttpError) return `it answered HTTP ${err.status}`;
+  const refusal = ssrfRefusal(err);
+  if (refusal !== undefined) return refusal.message;
   const reason = messageOf(err);
   return reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
 }

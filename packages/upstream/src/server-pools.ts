@@ -1,24 +1,61 @@
-import type { McpbusConfig } from '@mcpbus/config';
+import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
 import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { createServerSessions, type ListKind, type ServerSessions } from './server-sessions.js';
 
+/** The servers a replica knows, and how it hears of servers added, changed or removed. */
+export interface ServerSource {
+  all(): readonly ServerConfig[];
+  onChange(listener: (change: { name: string; server?: ServerConfig; previous?: ServerConfig }) => void): () => void;
+}
+
+/** Session pools by server name, following the server source as servers come and go. */
+export interface ServerPools {
+  get(name: string): ServerSessions | undefined;
+  values(): IterableIterator<ServerSessions>;
+  keys(): IterableIterator<string>;
+  close(): Promise<void>;
+}
+
+export interface ServerPoolsOptions {
+  /** An upstream said one of its lists changed. */
+  onListChanged?: (server: string, kind: ListKind) => void;
+  /** A server was added, changed or removed (its pool is already replaced). */
+  onServerChanged?: (server: string) => void;
+}
+
 /**
- * The session pools of every configured server, `mcp_tools:` included (served in-process over an
- * in-memory transport). Workers and runners each keep their own. A missing local tool module
- * fails here, at start-up, naming the tool.
+ * The session pools of every server, `mcp_tools:` included (served in-process over an in-memory
+ * transport). Workers and runners each keep their own. A missing local tool module fails here,
+ * at start-up, naming the tool. A server changed through the admin API gets a fresh pool; the old
+ * one is closed, ending calls still running on it.
  */
-export async function createServerPools(config: McpbusConfig, log: Logger, onListChanged?: (server: string, kind: ListKind) => void): Promise<Map<string, ServerSessions>> {
+export async function startServerPools(config: McpbusConfig, source: ServerSource, log: Logger, options: ServerPoolsOptions = {}): Promise<ServerPools> {
   const localTools = await loadLocalTools(config.localTools);
-  return new Map(
-    config.servers.map((server) => [
-      server.name,
-      createServerSessions({
-        server,
-        log,
-        ...(onListChanged === undefined ? {} : { onListChanged: (kind: ListKind) => onListChanged(server.name, kind) }),
-        ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
-      }),
-    ]),
-  );
+  const pools = new Map<string, ServerSessions>();
+  const open = (server: ServerConfig): ServerSessions =>
+    createServerSessions({
+      server,
+      log,
+      ...(options.onListChanged === undefined ? {} : { onListChanged: (kind: ListKind) => options.onListChanged?.(server.name, kind) }),
+      ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
+    });
+  for (const server of source.all()) pools.set(server.name, open(server));
+  const stop = source.onChange(({ name, server }) => {
+    const old = pools.get(name);
+    if (server === undefined) pools.delete(name);
+    else pools.set(name, open(server));
+    if (old !== undefined) void old.close().catch(() => undefined);
+    log.info({ server: name, change: server === undefined ? 'removed' : old === undefined ? 'added' : 'changed' }, 'server pool follows a server change');
+    options.onServerChanged?.(name);
+  });
+  return {
+    get: (name) => pools.get(name),
+    values: () => pools.values(),
+    keys: () => pools.keys(),
+    async close() {
+      stop();
+      await Promise.allSettled([...pools.values()].map((s) => s.close()));
+    },
+  };
 }

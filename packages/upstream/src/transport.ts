@@ -2,6 +2,7 @@ import { StreamableHTTPClientTransport, SSEClientTransport, type Transport } fro
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { basename } from 'node:path';
 import type { ServerConfig } from '@mcpbus/config';
+import { guardedFetch } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { upstreamHeaders } from './auth-headers.js';
 
@@ -49,5 +50,8 @@ export function createTransport(server: ServerConfig, log: Logger): Transport {
   }
   const url = new URL(server.url ?? '');
   const requestInit = { headers: upstreamHeaders(server) };
-  return server.transport === 'sse' ? new SSEClientTransport(url, { requestInit }) : new StreamableHTTPClientTransport(url, { requestInit });
+  // Servers added through the admin API connect only to addresses the SSRF guard allows, checked
+  // on the address each connection actually uses (so DNS rebinding cannot slip past it).
+  const fetchOption = server.ssrfAllowlist === undefined ? {} : { fetch: guardedFetch({ allow: server.ssrfAllowlist }) };
+  return server.transport === 'sse' ? new SSEClientTransport(url, { requestInit, ...fetchOption }) : new StreamableHTTPClientTransport(url, { requestInit, ...fetchOption });
 }

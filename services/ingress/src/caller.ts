@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { FULL_ACCESS, type Access } from '@mcpbus/access';
 import { ownerOfKey } from '@mcpbus/protocol';
 import { presentedKey } from './auth.js';
 import type { Scope } from './scope.js';
@@ -12,6 +13,8 @@ export interface Credential {
   readonly owner: string;
   /** The key the caller presented, carried on the bus in the Mcpbus-Api-Key header. */
   readonly key?: string;
+  /** What the key may use; workers check it again, since the bus is a way in of its own. */
+  readonly access: Access;
 }
 
 /** Who makes a request and how: what every call and task operation needs to know of it. */
@@ -37,18 +40,18 @@ export interface Caller extends Credential {
 /** A legacy SSE session's caller: its key, and the credential headers of the request that opened it. */
 export type SessionCredential = Credential & { readonly clientHeaders?: Readonly<Record<string, string>> };
 
-/** The credential of a presented key (or of none). */
-export function credentialOf(key: string | undefined): Credential {
-  return key === undefined ? { owner: ownerOfKey(undefined) } : { owner: ownerOfKey(key), key };
+/** The credential of a presented key (or of none), with the access the key was found to have. */
+export function credentialOf(key: string | undefined, access: Access = FULL_ACCESS): Credential {
+  return key === undefined ? { owner: ownerOfKey(undefined), access } : { owner: ownerOfKey(key), key, access };
 }
 
-export function callerOf(headers: IncomingHttpHeaders, scope: Scope): Caller {
+export function callerOf(headers: IncomingHttpHeaders, scope: Scope, access: Access = FULL_ACCESS): Caller {
   const version = headers['mcp-protocol-version'];
   const idempotencyKey = headers['idempotency-key'];
   const modern = typeof version === 'string' && version >= MODERN_REVISION;
   const session = headers['mcp-session-id'];
   const caller = {
-    ...credentialOf(presentedKey(headers)),
+    ...credentialOf(presentedKey(headers), access),
     scope,
     modern,
     abortCancelsJob: modern,

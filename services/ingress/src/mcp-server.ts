@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
 import { pageOf } from './pages.js';
-import { toProtocolError, type CallRelay } from './relay-call.js';
+import { allowsServer } from '@mcpbus/access';
+import { toProtocolError, type CallRelay, type ServerLookup } from './relay-call.js';
 import { registerTaskMethods, serveToolCall } from './task-methods.js';
 import { TASKS_EXTENSION } from './task-views.js';
 
@@ -42,7 +43,7 @@ const ITEM_FIELDS: Readonly<Record<ItemKind, { field: string; id: string }>> = {
  * templates and prompts of all servers in the scope are aggregated under namespaced names and
  * URIs; a single-server scope shows the upstream's own.
  */
-export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: BusCalls, relay: CallRelay, log: Logger): Server {
+export function createGatewayServer(config: McpbusConfig, servers: ServerLookup, caller: Caller, bus: BusCalls, relay: CallRelay, log: Logger): Server {
   const { scope } = caller;
   const server = new Server(GATEWAY_INFO, {
     capabilities: {
@@ -56,7 +57,6 @@ export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: B
     },
   });
   const pageSize = config.settings.listPageSize;
-  const timeouts = new Map(config.servers.map((s) => [s.name, s.timeoutMs]));
   const guarded = <T>(work: () => Promise<T>): Promise<T> => work().catch((err: unknown) => Promise.reject(toProtocolError(err, log)));
 
   server.setRequestHandler('tools/list', (request) =>
@@ -90,14 +90,16 @@ export function createGatewayServer(config: McpbusConfig, caller: Caller, bus: B
   /** The server a resource URI or prompt name belongs to, within the scope. */
   const ownerOf = (id: string, kind: 'uri' | 'name'): string => {
     const owner = scope.single ?? (kind === 'uri' ? parseResourceUri(id)?.server : serverOfToolName(id, config.settings.toolSeparator));
-    if (owner === undefined || !timeouts.has(owner) || (scope.servers !== undefined && !scope.servers.includes(owner)))
-      throw new McpbusError(ErrorCode.InvalidParams, kind === 'uri' ? `Unknown resource: ${id}` : `Unknown prompt: ${id}`);
-    return owner;
+    const usable = owner !== undefined && servers.get(owner) !== undefined && (scope.servers === undefined || scope.servers.includes(owner));
+    if (usable && allowsServer(caller.access, owner)) return owner;
+    const what = kind === 'uri' ? `resource ${id}` : `prompt ${id}`;
+    if (caller.access.servers !== undefined) throw new McpbusError(ErrorCode.NotPermitted, `The ${what} is not permitted for this key`);
+    throw new McpbusError(ErrorCode.InvalidParams, kind === 'uri' ? `Unknown resource: ${id}` : `Unknown prompt: ${id}`);
   };
   const relayRpc = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string): Promise<never> =>
     guarded(async () => {
       const name = owner();
-      return (await bus.serverRpc(caller, name, method, params, scope.single !== undefined, timeouts.get(name) ?? config.settings.callTimeoutMs)) as never;
+      return (await bus.serverRpc(caller, name, method, params, scope.single !== undefined, servers.get(name)?.timeoutMs ?? config.settings.callTimeoutMs)) as never;
     });
 
   server.setRequestHandler('resources/read', (request) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));

@@ -1,4 +1,5 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
+import { allowsServer } from '@mcpbus/access';
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, serverOfToolName } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
@@ -34,6 +35,12 @@ export interface RelayCallRequest {
   requestId?: string | number;
 }
 
+/** The servers that exist right now, by name. */
+export interface ServerLookup {
+  get(name: string): ServerConfig | undefined;
+  names(): ReadonlySet<string>;
+}
+
 /** Calls tools on behalf of a client; every method rejects with a McpbusError. */
 export interface CallRelay {
   /** The call's result, whether it ran inline or as a job. */
@@ -53,14 +60,15 @@ function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
  * the JSON fast path, REST): find the server (from the name's prefix, or the scope's single
  * server), refuse names outside the scope without a bus round trip, and call it over the bus.
  */
-export function createCallRelay(config: McpbusConfig, bus: BusCalls, cancels?: JobCancels): CallRelay {
-  const configured = new Map<string, ServerConfig>(config.servers.map((s) => [s.name, s]));
-  const credentials = createUpstreamCredentials(config);
+export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus: BusCalls, cancels?: JobCancels): CallRelay {
+  const credentials = createUpstreamCredentials(servers);
   const optionsOf = (request: RelayCallRequest): CallOptions => {
-    const { scope } = request.caller;
+    const { scope, access } = request.caller;
     const serverName = scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
     const inScope = serverName !== undefined && (scope.servers === undefined || scope.servers.includes(serverName));
-    const target = inScope ? configured.get(serverName) : undefined;
+    const target = inScope && allowsServer(access, serverName) ? servers.get(serverName) : undefined;
+    // A restricted key hears the same answer for a server it may not use as for one that does not exist.
+    if (target === undefined && access.servers !== undefined) throw new McpbusError(ErrorCode.NotPermitted, `Tool ${request.name} is not permitted for this key`);
     if (target === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${request.name}`);
     const idempotencyKey = idempotencyKeyOf(request);
     const upstreamHeaders = request.caller.clientHeaders === undefined ? undefined : credentials(target, request.caller.clientHeaders, request.caller.key);

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { FULL_ACCESS, allowsServer, type Access } from '@mcpbus/access';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 
 /**
@@ -27,17 +28,30 @@ export function serverInPath(pathname: string): string | undefined {
   }
 }
 
-/** The scope of a request on an MCP path (given the configured server names), or the error that explains why it has none. */
-export function scopeOf(pathname: string, headers: IncomingHttpHeaders, known: ReadonlySet<string>): Scope | McpbusError {
+/** Which server names exist right now (config.yaml's and the admin API's). */
+export interface KnownServers {
+  has(name: string): boolean;
+}
+
+/**
+ * The error for servers a request names that it cannot use. A key restricted to some servers is
+ * told "not permitted" whether or not the others exist, so it learns nothing of them.
+ */
+function unusable(names: readonly string[], known: KnownServers, access: Access, what: string): McpbusError | undefined {
+  const restricted = access.servers !== undefined;
+  const refused = names.filter((s) => !known.has(s) || !allowsServer(access, s));
+  if (refused.length === 0) return undefined;
+  if (restricted) return new McpbusError(ErrorCode.NotPermitted, `${what} ${refused.map((s) => `"${s}"`).join(', ')}: not permitted for this key`);
+  return new McpbusError(ErrorCode.UnknownServer, `${what} ${refused.map((s) => `"${s}"`).join(', ')}: no such server is configured`);
+}
+
+/** The scope of a request on an MCP path (given the servers that exist and the caller's access), or the error that explains why it has none. */
+export function scopeOf(pathname: string, headers: IncomingHttpHeaders, known: KnownServers, access: Access = FULL_ACCESS): Scope | McpbusError {
   const single = serverInPath(pathname);
-  if (single !== undefined) {
-    return known.has(single) ? { servers: [single], single } : new McpbusError(ErrorCode.UnknownServer, `No MCP server named "${single}" is configured`);
-  }
+  if (single !== undefined) return unusable([single], known, access, 'MCP server') ?? { servers: [single], single };
   const header = headers['x-mcp-servers'];
   const raw = Array.isArray(header) ? header.join(',') : header;
   if (raw === undefined || raw.trim() === '') return ALL_SERVERS;
   const servers = [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
-  const unknown = servers.filter((s) => !known.has(s));
-  if (unknown.length > 0) return new McpbusError(ErrorCode.UnknownServer, `x-mcp-servers names servers that are not configured: ${unknown.join(', ')}`);
-  return { servers, single: undefined };
+  return unusable(servers, known, access, 'x-mcp-servers names') ?? { servers, single: undefined };
 }

@@ -5,9 +5,12 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
+import { FULL_ACCESS } from '@mcpbus/access';
 import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
-import { keyMatches, presentedKey } from './auth.js';
+import { startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
+import { presentedKey } from './auth.js';
+import { adminRouteOf, serveAdmin, type AdminDeps } from './admin/routes.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
 import { tryFastCall } from './fast-path.js';
@@ -63,8 +66,10 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
   const subjects = createSubjects(config.settings.subjectRoot);
+  const keys = await startKeyDirectory(nc, subjects, config.masterKey, log);
+  const servers = await startServerDirectory(nc, config, log);
   const cancels = createJobCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
-  const untracked = createCallRelay(config, bus, cancels);
+  const untracked = createCallRelay(config, servers, bus, cancels);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
   const tracked = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
@@ -78,26 +83,41 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
   // The SDK builds a server per request; the request's caller reaches its factory through this.
   const callerOfRequest = new AsyncLocalStorage<Caller>();
-  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS_OWNER, modern: false, abortCancelsJob: false };
-  const handler = createMcpHandler(() => createGatewayServer(config, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
+  const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS_OWNER, access: FULL_ACCESS, modern: false, abortCancelsJob: false };
+  const handler = createMcpHandler(() => createGatewayServer(config, servers, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
   });
   const mcp = toNodeHandler(handler, { maxRequestBodySize: config.settings.maxBodyBytes });
   const settings = config.settings;
   const maxBodyBytes = bodyLimit(settings.maxBodyBytes, nc.info?.max_payload, log);
   const readBody = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, maxBodyBytes);
-  const knownServers: ReadonlySet<string> = new Set(config.servers.map((s) => s.name));
+  const knownServers = { has: (name: string): boolean => servers.get(name) !== undefined };
   const rest: RestDeps = { bus, relay, knownServers, separator: settings.toolSeparator, readBody, log };
+  const admin: AdminDeps = { keys, servers, config, readBody, log };
   const callsHttp: CallsHttpDeps = { bus, waitMs: settings.taskMaxTtlMs, log };
   const legacy = createLegacySse({
     nc,
     subjects,
     // Legacy SSE sessions belong to the key that opened them; their requests end early only by
     // an explicit notifications/cancelled (or the session closing), which cancels a job too.
-    buildServer: (scope, who) => createGatewayServer(config, { ...who, scope, modern: false, abortCancelsJob: true }, bus, relay, log),
+    buildServer: (scope, who) => createGatewayServer(config, servers, { ...who, scope, modern: false, abortCancelsJob: true }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });
+  // Every worker announces a change it sees (a server changed through the admin API is seen by
+  // all of them): announcements of one list within 50 ms become one notification.
+  const pendingChanges = new Map<string, NodeJS.Timeout>();
+  const notifySoon = (server: string, kind: CatalogChanged['kind']): void => {
+    const id = `${kind}\u0000${server}`;
+    if (pendingChanges.has(id)) return;
+    pendingChanges.set(id, setTimeout(() => {
+      pendingChanges.delete(id);
+      legacy.notifyListChanged(server, kind);
+      if (kind === 'tools') handler.notify.toolsChanged();
+      else if (kind === 'resources') handler.notify.resourcesChanged();
+      else handler.notify.promptsChanged();
+    }, 50));
+  };
   // Upstream list changes reach the clients that can receive them: legacy SSE sessions, and
   // 2026 clients listening on subscriptions/listen streams of this replica.
   const changes = nc.subscribe(subjects.catalogChanged(), {
@@ -109,11 +129,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       } catch {
         return;
       }
-      const kind = changed.kind;
-      legacy.notifyListChanged(changed.server, kind);
-      if (kind === 'tools') handler.notify.toolsChanged();
-      else if (kind === 'resources') handler.notify.resourcesChanged();
-      else handler.notify.promptsChanged();
+      notifySoon(changed.server, changed.kind);
     },
   });
   // Requests being answered; legacy SSE streams leave this set once they are open.
@@ -128,29 +144,34 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     }
   })();
 
-  /** Host/Origin and API key checks shared by every MCP and REST route; false once it has answered. */
-  function admitted(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: McpbusError) => void): boolean {
+  /**
+   * Host/Origin and API key checks shared by every route: the caller's principal (the master key,
+   * a virtual key, or anyone when no master key is set), or undefined once it has answered.
+   */
+  function admitted(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: McpbusError) => void): Principal | undefined {
     const problem = hostProblem(req.headers, settings.allowedHosts) ?? originProblem(req.headers, settings.allowedOrigins, settings.allowedHosts);
     if (problem !== undefined) {
       reply(res, new McpbusError(ErrorCode.Forbidden, problem));
-      return false;
+      return undefined;
     }
-    if (config.masterKey !== undefined && !keyMatches(presentedKey(req.headers), config.masterKey)) {
-      reply(res, new McpbusError(ErrorCode.Unauthorized, 'Unauthorized: send the mcpbus key as "Authorization: Bearer <key>" or "x-litellm-api-key: Bearer <key>"'));
-      return false;
+    const principal = keys.authenticate(presentedKey(req.headers));
+    if (principal instanceof McpbusError) {
+      reply(res, principal);
+      return undefined;
     }
-    return true;
+    return principal;
   }
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-    if (!admitted(req, res, sendRpcError)) return;
-    const scope = scopeOf(pathname, req.headers, knownServers);
+    const principal = admitted(req, res, sendRpcError);
+    if (principal === undefined) return;
+    const scope = scopeOf(pathname, req.headers, knownServers, principal.access);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
     // A legacy SSE client's GET carries no session id and no MCP-Protocol-Version; a Streamable
     // HTTP client's standalone GET stream carries the version header and stays with the SDK.
     const legacyGet = req.headers['mcp-session-id'] === undefined && req.headers['mcp-protocol-version'] === undefined;
-    if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(req, res, scope);
-    const caller = callerOf(req.headers, scope);
+    if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(req, res, scope, principal);
+    const caller = callerOf(req.headers, scope, principal.access);
     if (req.method !== 'POST') return callerOfRequest.run(caller, () => mcp(req, res));
     let body: unknown;
     try {
@@ -166,14 +187,15 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */
-  async function openLegacySession(req: IncomingMessage, res: ServerResponse, scope: Scope): Promise<void> {
+  async function openLegacySession(req: IncomingMessage, res: ServerResponse, scope: Scope, principal: Principal): Promise<void> {
     if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
     active.delete(res);
-    await legacy.open(res, scope, { ...credentialOf(presentedKey(req.headers)), clientHeaders: clientCredentialHeaders(req.headers) });
+    await legacy.open(res, scope, { ...credentialOf(presentedKey(req.headers), principal.access), clientHeaders: clientCredentialHeaders(req.headers) });
   }
 
   async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    if (!admitted(req, res, sendRpcError)) return;
+    const principal = admitted(req, res, sendRpcError);
+    if (principal === undefined) return;
     if (path === LEGACY_MESSAGES_PATH) {
       if (req.method !== 'POST') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, `Use POST ${LEGACY_MESSAGES_PATH}?sessionId=…`));
       let body: unknown;
@@ -182,12 +204,12 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       } catch (err: unknown) {
         return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
       }
-      return legacy.post(req, res, body, credentialOf(presentedKey(req.headers)));
+      return legacy.post(req, res, body, credentialOf(presentedKey(req.headers), principal.access));
     }
     if (req.method !== 'GET') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, 'Use GET /sse to open a session'));
-    const scope = scopeOf('/mcp', req.headers, knownServers);
+    const scope = scopeOf('/mcp', req.headers, knownServers, principal.access);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
-    return openLegacySession(req, res, scope);
+    return openLegacySession(req, res, scope, principal);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
@@ -208,12 +230,20 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // REST paths come first: a server named "enabled" or "tools" is reached as /{server}/mcp.
     const restRoute = restRouteOf(path);
     if (restRoute !== undefined) {
-      if (admitted(req, res, sendRestError)) await serveRest(restRoute, req, res, rest);
+      const principal = admitted(req, res, sendRestError);
+      if (principal !== undefined) await serveRest(restRoute, req, res, principal.access, rest);
       return;
     }
     const callRoute = callRouteOf(path);
     if (callRoute !== undefined) {
-      if (admitted(req, res, sendRestError)) await serveCall(callRoute, req, res, callerOf(req.headers, ALL_SERVERS), callsHttp).catch((err: unknown) => sendRestError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'Internal error')));
+      const principal = admitted(req, res, sendRestError);
+      if (principal !== undefined) await serveCall(callRoute, req, res, callerOf(req.headers, ALL_SERVERS, principal.access), callsHttp).catch((err: unknown) => sendRestError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'Internal error')));
+      return;
+    }
+    const adminRoute = adminRouteOf(path);
+    if (adminRoute !== undefined) {
+      const principal = admitted(req, res, sendRestError);
+      if (principal !== undefined) await serveAdmin(adminRoute, req, res, principal, admin);
       return;
     }
     if (path === '/sse' || path === LEGACY_MESSAGES_PATH) return serveLegacy(req, res, path);
@@ -250,11 +280,13 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     legacy.startDraining();
     while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     changes.unsubscribe();
+    for (const timer of pendingChanges.values()) clearTimeout(timer);
     cancels.close();
     await legacy.close();
     await handler.close();
     server.closeAllConnections();
     await closed;
+    await Promise.allSettled([keys.close(), servers.close()]);
     log.info('ingress stopped');
   }
 

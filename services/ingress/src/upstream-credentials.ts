@@ -1,4 +1,4 @@
-import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
+import type { ServerConfig } from '@mcpbus/config';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** `x-mcp-*` headers that are mcpbus's own and never go upstream. */
@@ -22,9 +22,10 @@ export type UpstreamCredentials = (server: ServerConfig, clientHeaders: Readonly
  * only, as `{header}` (the longest server name that prefixes the header wins); `x-mcp-auth` goes
  * to servers with `accept_client_auth: true`, as `Authorization`. mcpbus's own key never goes.
  */
-export function createUpstreamCredentials(config: McpbusConfig): UpstreamCredentials {
-  const names = config.servers.map((s) => s.name.toLowerCase()).sort((a, b) => b.length - a.length);
+export function createUpstreamCredentials(servers: { names(): ReadonlySet<string> }): UpstreamCredentials {
+  // Servers come and go through the admin API, so the names are read for each request.
   const serverOf = (header: string): { server: string; name: string } | undefined => {
+    const names = [...servers.names()].map((s) => s.toLowerCase()).sort((a, b) => b.length - a.length);
     for (const server of names) {
       const prefix = `x-mcp-${server}-`;
       if (header.startsWith(prefix) && header.length > prefix.length) return { server, name: header.slice(prefix.length) };

@@ -23,7 +23,7 @@ const EVENT_ENVELOPE_BYTES = 16 * 1024;
 export const SHUTDOWN = new McpbusError(ErrorCode.Cancelled, 'the runner shut down before the call finished');
 
 export interface RunJobDeps {
-  sessions: ReadonlyMap<string, ServerSessions>;
+  sessions: { get(name: string): ServerSessions | undefined };
   /** Sessions per caller credentials, for jobs that carry them. */
   credentials: CredentialPools;
   /** Per-upstream bounds on running and waiting calls. */

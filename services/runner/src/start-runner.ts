@@ -4,7 +4,8 @@ import { encodeJson, listenForCancels, publishCallEnd, recordCall, type NatsConn
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
-import { createCallLimiter, createCredentialPools, createServerPools } from '@mcpbus/upstream';
+import { createCallLimiter, createCredentialPools, startServerPools } from '@mcpbus/upstream';
+import { startServerDirectory } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
 
@@ -39,10 +40,15 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const subjects = createSubjects(settings.subjectRoot);
   const { redis } = await connectRedis(options.redisUrl, 'consumer', log);
   const store = createTaskStore(redis, settings.subjectRoot);
-  const sessions = await createServerPools(config, log);
+  // Jobs may call servers added through the admin API: the runner follows the directory too.
+  const directory = await startServerDirectory(nc, config, log);
+  const sessions = await startServerPools(config, directory, log);
   const credentials = createCredentialPools(log);
   const limiter = createCallLimiter();
-  const servers = new Map(config.servers.map((s) => [s.name, { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls, breakAfter: s.circuitBreakerFailures }]));
+  const limitsOf = (name: string) => {
+    const s = directory.get(name);
+    return s === undefined ? { maxConcurrent: 64, maxQueued: 256 } : { maxConcurrent: s.maxConcurrentCalls, maxQueued: s.maxQueuedCalls, breakAfter: s.circuitBreakerFailures };
+  };
   const running = new Map<string, AbortController>();
   const publishResult = (event: ResultEvent, replyTo?: string): void => publishCallEnd(nc, subjects, event, replyTo);
   const cancelSub = listenForCancels(nc, subjects, running, log);
@@ -54,7 +60,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         sessions,
         credentials,
         limiter,
-        limitsOf: (server) => servers.get(server) ?? { maxConcurrent: 64, maxQueued: 256 },
+        limitsOf,
         store,
         maxAttempts: settings.jobMaxAttempts,
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
@@ -120,8 +126,9 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     // A forced close must not hang on a connection that is gone.
     await Promise.race([worker.close(true).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     cancelSub.unsubscribe();
-    await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    await sessions.close();
     await credentials.close();
+    await directory.close();
     if (!finished) await redis.quit().catch(() => redis.disconnect());
     log.info('runner stopped');
   }

@@ -1,4 +1,5 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
+import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
@@ -28,17 +29,22 @@ function toolError(text: string): Record<string, unknown> {
 }
 
 /**
- * Runs one `tools/call` for `owner`: resolve the exposed name and validate the arguments, then either call
+ * Runs one `tools/call` for `principal`: resolve the exposed name and validate the arguments, then either call
  * the upstream on a pooled session (forwarding its progress) or, for a call the client asked to
  * run as a task or the config runs as a job, hand it to the job queue. A bad call never becomes
  * a job. Never retries: a call may have side effects.
  */
-export async function runCall(req: CallToolRequest, owner: string, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
+export async function runCall(req: CallToolRequest, principal: Pick<Principal, 'owner' | 'access'>, sessions: ServerSessions, signal: AbortSignal, deps: RunCallDeps): Promise<CallOutcome> {
+  const { owner, access } = principal;
   const server = sessions.server;
   const remaining = (): number => req.deadlineAt - Date.now() - REPLY_MARGIN_MS;
   if (remaining() <= 0) throw new McpbusError(ErrorCode.Timeout, `call of ${req.name} reached its deadline before it started`);
 
   const entry = await deps.catalog.find(sessions, req.name, Math.min(remaining(), server.timeoutMs), req.byUpstreamName === true);
+  // A key limited to some of this server's tools is told the same for a tool it may not use as
+  // for one that does not exist.
+  if (access.tools.has(server.name) && (entry === undefined || !allowsTool(access, server.name, entry.upstreamName)))
+    throw new McpbusError(ErrorCode.NotPermitted, `Tool ${req.name} is not permitted for this key`);
   if (entry === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${req.name}`, { data: { server: server.name } });
 
   const args = req.arguments ?? {};

@@ -8,8 +8,6 @@ import {
   WORKER_QUEUE,
   API_KEY_HEADER,
   createSubjects,
-  keysMatch,
-  ownerOfKey,
   serverFromToken,
   type AuditOutcome,
   type CallToolRequest,
@@ -22,7 +20,8 @@ import {
   type TaskListRequest,
 } from '@mcpbus/protocol';
 import { connectRedis, createCallQueue, createKeyLimits, createTaskStore } from '@mcpbus/jobs';
-import { createCallLimiter, createCredentialPools, createServerPools, type ServerSessions } from '@mcpbus/upstream';
+import { createCallLimiter, createCredentialPools, startServerPools, type ServerSessions } from '@mcpbus/upstream';
+import { allowsServer, allowsTool, startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
@@ -60,10 +59,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subjects = createSubjects(config.settings.subjectRoot);
   const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
   const validator = createArgumentValidator();
-  const sessions = await createServerPools(config, log, (server, kind) => {
+  const keys = await startKeyDirectory(nc, subjects, config.masterKey, log);
+  const directory = await startServerDirectory(nc, config, log);
+  const announce = (server: string, kind: CatalogChanged['kind']): void => {
     if (kind === 'tools') catalog.invalidate(server);
     const changed: CatalogChanged = { v: 1, server, kind };
     nc.publish(subjects.catalogChanged(), encodeJson(changed));
+  };
+  // A server added, changed or removed through the admin API changes every list it appears in.
+  const sessions = await startServerPools(config, directory, log, {
+    onListChanged: announce,
+    onServerChanged: (server) => {
+      for (const kind of ['tools', 'resources', 'prompts'] as const) announce(server, kind);
+    },
   });
   const credentials = createCredentialPools(log);
   const limiter = createCallLimiter();
@@ -74,7 +82,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   queue.on('error', (err: Error) => log.debug({ err: err.message }, 'job queue error'));
   const submitJob = createJobSubmitter({ config, store, queue, ready: redis.ready });
   // A running-call slot outlives any call it could count (a worker that dies holding one).
-  const slotTtlMs = Math.max(config.settings.callTimeoutMs, ...config.servers.map((s) => s.timeoutMs)) + 60_000;
+  const slotTtlMs = Math.max(config.settings.callTimeoutMs, ...directory.all().map((s) => s.timeoutMs)) + 60_000;
   const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
   const tasks = createTaskRequests(store, nc, subjects, log);
   const running = new Map<string, AbortController>();
@@ -98,23 +106,23 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   };
 
   /**
-   * The bus is no way around auth: a request must carry the master key (when one is configured)
-   * in its Mcpbus-Api-Key header, as over HTTP. Returns the owner of what the request creates.
+   * The bus is no way around auth: a request must carry a key (the master key or a virtual key,
+   * when a master key is configured) in its Mcpbus-Api-Key header, as over HTTP, and gets the
+   * same access as over HTTP.
    */
-  const authenticate = (msg: Pick<Msg, 'headers'>): string => {
-    const key = apiKeyOf(msg);
-    if (config.masterKey !== undefined && !keysMatch(key, config.masterKey))
-      throw new McpbusError(ErrorCode.Unauthorized, `Unauthorized: send the mcpbus API key in the ${API_KEY_HEADER} header`);
-    return ownerOfKey(key);
+  const authenticate = (msg: Pick<Msg, 'headers'>): Principal => {
+    const principal = keys.authenticate(apiKeyOf(msg));
+    if (principal instanceof McpbusError) throw new McpbusError(principal.code, `${principal.message} (bus requests carry the key in the ${API_KEY_HEADER} header)`);
+    return principal;
   };
 
-  /** The sessions of the named servers (all of them when no names are given). */
-  const pick = (names: readonly string[] | undefined): ServerSessions[] =>
-    names === undefined ? [...sessions.values()] : names.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined);
+  /** The sessions of the named servers (all of them when no names are given) that the caller may use. */
+  const pick = (names: readonly string[] | undefined, principal: Principal): ServerSessions[] =>
+    (names === undefined ? [...sessions.values()] : names.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined)).filter((s) => allowsServer(principal.access, s.server.name));
   /** A list's per-server deadline: the configured one, or less when the caller's comes sooner. */
   const listBudget = (deadlineAt: number): number => Math.max(1, Math.min(config.settings.listDeadlineMs, deadlineAt - Date.now() - 50));
   /** Runs request work that is not a tool call, counted so a drain waits for it. */
-  async function counted(work: () => Promise<unknown>): Promise<unknown> {
+  async function counted<T>(work: () => Promise<T>): Promise<T> {
     listing += 1;
     try {
       return await work();
@@ -124,29 +132,33 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   async function onList(msg: Msg): Promise<void> {
-    authenticate(msg);
+    const principal = authenticate(msg);
     const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
-    respond(msg, { ok: true, result: await counted(() => catalog.list(pick(req.servers), listBudget(req.deadlineAt))) });
+    const listed = await counted(() => catalog.list(pick(req.servers, principal), listBudget(req.deadlineAt)));
+    respond(msg, { ok: true, result: { ...listed, tools: listed.tools.filter((t) => allowsTool(principal.access, t.server, t.upstreamName)) } });
   }
 
   async function onItems(msg: Msg): Promise<void> {
-    authenticate(msg);
+    const principal = authenticate(msg);
     const req = decodeBody<ListItemsRequest>(msg.data, 'ListItemsRequest');
-    respond(msg, { ok: true, result: await counted(() => listItems(req.kind, pick(req.servers), config.settings.toolSeparator, listBudget(req.deadlineAt))) });
+    respond(msg, { ok: true, result: await counted(() => listItems(req.kind, pick(req.servers, principal), config.settings.toolSeparator, listBudget(req.deadlineAt))) });
   }
 
   async function onServerRpc(msg: Msg): Promise<void> {
-    authenticate(msg);
+    const principal = authenticate(msg);
     const req = decodeBody<ServerRpcRequest>(msg.data, 'ServerRpcRequest');
     const server = sessions.get(req.server);
+    if (!allowsServer(principal.access, req.server)) throw new McpbusError(ErrorCode.NotPermitted, `Server "${req.server}" is not permitted for this key`);
     if (server === undefined) throw new McpbusError(ErrorCode.UnknownServer, `No server "${req.server}" is configured`);
     respond(msg, { ok: true, result: await counted(() => runServerRpc(req, server, config.settings.toolSeparator)) });
   }
 
   async function onCall(msg: Msg): Promise<void> {
-    const owner = authenticate(msg);
+    const principal = authenticate(msg);
+    const owner = principal.owner;
     const req = decodeBody<CallToolRequest>(msg.data, 'CallToolRequest');
     const server = sessions.get(req.server);
+    if (!allowsServer(principal.access, req.server)) throw new McpbusError(ErrorCode.NotPermitted, `Tool ${req.name} is not permitted for this key`);
     if (server === undefined || serverFromToken(msg.subject.split('.').at(-1) ?? '') !== req.server)
       throw new McpbusError(ErrorCode.UnknownServer, `Unknown tool: ${req.name} (no server "${req.server}" is configured)`);
     const abort = new AbortController();
@@ -167,8 +179,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       });
     let release: (() => void) | undefined;
     try {
-      release = await limits.admit(owner);
-      const outcome = await runCall(req, owner, server, abort.signal, {
+      release = await limits.admit(owner, principal.limits);
+      const outcome = await runCall(req, principal, server, abort.signal, {
         catalog,
         validator,
         publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
@@ -195,7 +207,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   /** A task request answered from Redis; counted so a drain waits for it. */
   function taskRequest<T>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T, owner: string) => Promise<unknown>) {
     return async (msg: Msg): Promise<void> => {
-      const owner = authenticate(msg);
+      const owner = authenticate(msg).owner;
       const req = decodeBody<T>(msg.data, schema);
       if (!redis.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The task store (Redis) cannot be reached; try again shortly');
       respond(msg, { ok: true, result: await counted(() => answer(req, owner)) });
@@ -250,11 +262,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       run: { catalog, validator, publishProgress: () => undefined, submitJob, credentials },
       authenticate,
       waitingJobs: () => queue.getWaitingCount(),
-      admit: (owner) => limits.admit(owner),
+      admit: (principal) => limits.admit(principal.owner, principal.limits),
       publishEnd: (event, replyTo) => publishCallEnd(nc, subjects, event, replyTo),
       log,
     });
-    intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)) as ReturnType<typeof handleSubmission>, {
+    intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)), {
       retryDelayMs: 1_000,
       onError: (message) => log.warn({ err: message }, 'submission handling failed; it will be redelivered'),
     });
@@ -277,8 +289,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     }
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
-    await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    await sessions.close();
     await credentials.close();
+    await Promise.allSettled([keys.close(), directory.close()]);
     await queue.close().catch(() => undefined);
     await redis.redis.quit().catch(() => redis.redis.disconnect());
     log.info('worker stopped');

@@ -1,3 +1,4 @@
+import { allowsServer, type Principal } from '@mcpbus/access';
 import { decodeBody, type IntakeVerdict, type JsMsg } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import type { TaskStore } from '@mcpbus/jobs';
@@ -22,15 +23,15 @@ export function isAllowedReplySubject(subject: string, subjectRoot: string): boo
 
 export interface SubmissionDeps {
   config: McpbusConfig;
-  sessions: ReadonlyMap<string, ServerSessions>;
+  sessions: { get(name: string): ServerSessions | undefined };
   store: TaskStore;
   run: Omit<RunCallDeps, 'submitJob'> & { submitJob: NonNullable<RunCallDeps['submitJob']> };
-  /** The owner a submission's key stands for; throws `unauthorized`. */
-  authenticate(msg: JsMsg): string;
+  /** Who a submission's key stands for; throws `unauthorized`. */
+  authenticate(msg: JsMsg): Principal;
   /** Calls waiting in the job queue. */
   waitingJobs(): Promise<number>;
   /** The key's rate and concurrency limits (as for calls); throws `rate_limited`. */
-  admit(owner: string): Promise<() => void>;
+  admit(principal: Principal): Promise<() => void>;
   /** Announces an end on the call's events subject (and on the submitter's reply subject, if any). */
   publishEnd(event: ResultEvent, replyTo?: string): void;
   log: Logger;
@@ -88,9 +89,9 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       deps.log.warn({ err: messageOf(err) }, 'dropped a malformed submission');
       return 'drop';
     }
-    let owner: string;
+    let principal: Principal;
     try {
-      owner = deps.authenticate(msg);
+      principal = deps.authenticate(msg);
     } catch (err: unknown) {
       // Nothing is stored, and no reply subject used, for a caller that could not say who it is.
       refuse(req, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Unauthorized, 'Unauthorized'));
@@ -107,7 +108,12 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       refuse(req, new McpbusError(ErrorCode.BadRequest, `a submission on ${msg.subject} must name server "${serverFromToken(msg.subject.split('.').at(-1) ?? '')}"`), replyTo);
       return 'drop';
     }
+    const owner = principal.owner;
     const sessions = deps.sessions.get(req.server);
+    if (!allowsServer(principal.access, req.server)) {
+      await answer(req, owner, { ok: false, error: { code: ErrorCode.NotPermitted, message: `Tool ${req.name} is not permitted for this key` } }, replyTo);
+      return 'ack';
+    }
     if (sessions === undefined) {
       await answer(req, owner, { ok: false, error: { code: ErrorCode.UnknownServer, message: `Unknown tool: ${req.name} (no server "${req.server}" is configured)` } }, replyTo);
       return 'ack';
@@ -115,14 +121,14 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
     if (await backlogFull()) return 'retry';
     let release: () => void;
     try {
-      release = await deps.admit(owner);
+      release = await deps.admit(principal);
     } catch (err: unknown) {
       // Over its key's limits: the submission waits in the stream until the key is under them.
       if (err instanceof McpbusError && err.code === ErrorCode.RateLimited) return 'retry';
       throw err;
     }
     try {
-      const outcome = await runCall({ ...req, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, owner, sessions, new AbortController().signal, {
+      const outcome = await runCall({ ...req, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, principal, sessions, new AbortController().signal, {
         ...deps.run,
         submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, replyTo === undefined ? { fixedId: true } : { fixedId: true, replyTo }),
       });

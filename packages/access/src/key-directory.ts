@@ -1,0 +1,81 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ErrorCode, McpbusError, keyFingerprint, keysMatch, ownerOfKey, type Subjects } from '@mcpbus/protocol';
+import type { Logger } from 'pino';
+import { startKvMirror, type KvMirror } from './kv-mirror.js';
+import { FULL_ACCESS, effectiveAccess, type Access } from './permissions.js';
+import { decodeKeyRecord, decodeTeamRecord, type KeyRecord, type TeamRecord } from './records.js';
+
+/** Who a request is, once its key has been checked. */
+export interface Principal {
+  /** Owner of what the caller creates (tasks, sessions): the key's digest, or `anonymous`. */
+  readonly owner: string;
+  /** The master key: the admin API and every server. */
+  readonly admin: boolean;
+  readonly access: Access;
+  /** Per-key overrides of the configured rate and concurrency limits. */
+  readonly limits: { readonly perMinute?: number; readonly concurrent?: number };
+  /** The virtual key's record, when the caller used one. */
+  readonly key?: KeyRecord;
+}
+
+export interface KeyDirectory {
+  /** The principal a presented key (possibly none) stands for, or the reason it stands for none. */
+  authenticate(presented: string | undefined): Principal | McpbusError;
+  readonly keys: KvMirror<KeyRecord>;
+  readonly teams: KvMirror<TeamRecord>;
+  close(): Promise<void>;
+}
+
+/** Says where to put the key, in one sentence, for every surface that refuses one. */
+export const KEY_HINT = 'send an mcpbus key as "Authorization: Bearer <key>", "x-litellm-api-key: Bearer <key>" or "x-mcp-api-key: <key>"';
+
+function refused(reason: string): McpbusError {
+  return new McpbusError(ErrorCode.Unauthorized, `Unauthorized: ${reason}`);
+}
+
+/**
+ * Checks keys against the master key and the virtual keys in NATS KV (mirrored in-process and
+ * watched, so a key revoked on any replica stops working on all of them within milliseconds).
+ * Without a master key, authentication is off: anyone is accepted with full access, and a
+ * virtual key still narrows what its holder sees.
+ */
+export async function startKeyDirectory(nc: NatsConnection, subjects: Subjects, masterKey: string | undefined, log: Logger): Promise<KeyDirectory> {
+  const keys = await startKvMirror(nc, { bucket: subjects.buckets.keys, decode: decodeKeyRecord, log });
+  const teams = await startKvMirror(nc, { bucket: subjects.buckets.teams, decode: decodeTeamRecord, log });
+  await Promise.all([keys.ready, teams.ready]);
+
+  function virtualPrincipal(presented: string, record: KeyRecord): Principal | McpbusError {
+    if (record.blocked) return refused('this key is blocked; ask an admin to unblock it (POST /key/unblock)');
+    if (record.expires !== undefined && Date.parse(record.expires) <= Date.now()) return refused(`this key expired at ${record.expires}`);
+    let team: TeamRecord | undefined;
+    if (record.team_id !== undefined) {
+      team = teams.get(record.team_id);
+      if (team === undefined) return refused(`this key's team "${record.team_id}" no longer exists`);
+      if (team.blocked) return refused(`this key's team "${record.team_id}" is blocked`);
+    }
+    const perMinute = record.rpm_limit ?? team?.rpm_limit;
+    const concurrent = record.max_parallel_requests ?? team?.max_parallel_requests;
+    return {
+      owner: ownerOfKey(presented),
+      admin: false,
+      access: effectiveAccess(record.object_permission, team?.object_permission),
+      limits: { ...(perMinute === undefined ? {} : { perMinute }), ...(concurrent === undefined ? {} : { concurrent }) },
+      key: record,
+    };
+  }
+
+  return {
+    authenticate(presented) {
+      if (masterKey !== undefined && keysMatch(presented, masterKey)) return { owner: ownerOfKey(presented), admin: true, access: FULL_ACCESS, limits: {} };
+      const record = presented === undefined || presented === '' ? undefined : keys.get(keyFingerprint(presented));
+      if (record !== undefined) return virtualPrincipal(presented ?? '', record);
+      if (masterKey === undefined) return { owner: ownerOfKey(presented), admin: false, access: FULL_ACCESS, limits: {} };
+      return refused(presented === undefined || presented === '' ? KEY_HINT : 'the key is not valid (unknown, revoked or mistyped)');
+    },
+    keys,
+    teams,
+    async close() {
+      await Promise.allSettled([keys.close(), teams.close()]);
+    },
+  };
+}
