@@ -19,7 +19,8 @@ let base: string[];
 
 beforeAll(async () => {
   http = await startFixtureHttp({ port: 0 });
-  gateway = await startGateway({ servers: { alpha: { url: http.url }, beta: { url: http.url } }, ingresses: 2, workers: 2 });
+  // One runner running one job at a time: a job can be made to wait in the queue.
+  gateway = await startGateway({ servers: { alpha: { url: http.url }, beta: { url: http.url } }, ingresses: 2, workers: 2, runners: 1, settings: { job_concurrency: 1 } });
   base = gateway.urls.map((u) => u.replace(/\/mcp$/, ''));
   nc = await connect({ servers: NATS_URL, name: 'access-control-test' });
 });
@@ -232,17 +233,120 @@ describe('keys and teams', () => {
     expect((await busCall(key, 'alpha', 'alpha-echo')).ok).toBe(true);
     const deleted = Date.now();
     expect((await api('/key/delete', { keys: [key] }, { replica: 0 })).status).toBe(200);
+    // Requests go to either worker (a queue group): ten refusals in a row after the first one
+    // show that both have stopped the key, not just the one that answered first.
     const stoppedAfter = async (probe: () => Promise<boolean>): Promise<number> => {
       while (!(await probe())) {
         if (Date.now() - deleted > 5_000) throw new Error('the deleted key still works');
         await new Promise((r) => setTimeout(r, 10));
       }
-      return Date.now() - deleted;
+      const after = Date.now() - deleted;
+      for (let i = 0; i < 10; i += 1) expect(await probe()).toBe(true);
+      return after;
     };
     const replica = await stoppedAfter(async () => (await mcpCall(key, 'alpha-echo', 1)).status === 401);
     const onBus = await stoppedAfter(async () => (await busCall(key, 'alpha', 'alpha-echo')).error?.code === 'unauthorized');
     expect(replica).toBeLessThan(1_000);
     expect(onBus).toBeLessThan(1_000);
+  });
+
+  it('keeps resources, prompts and completions of other servers from the key, whether they exist or not', async () => {
+    const rpc = async (method: string, params: Record<string, unknown>, key = alphaKey) => responseOf(await legacyRpc(gateway.urls[1] ?? '', keyHeader(key), method, params));
+    const own = await rpc('resources/list', {});
+    const uris = ((own.result?.['resources'] ?? []) as { uri: string }[]).map((r) => r.uri);
+    expect(uris.length).toBeGreaterThan(0);
+    expect(uris.every((u) => u.startsWith('mcpbus://alpha/'))).toBe(true);
+    const prompts = ((await rpc('prompts/list', {})).result?.['prompts'] ?? []) as { name: string }[];
+    expect(prompts.map((p) => p.name).every((n) => n.startsWith('alpha-'))).toBe(true);
+    expect((await rpc('resources/read', { uri: 'mcpbus://alpha/fixture://static/readme' })).result).toBeDefined();
+    for (const [method, params] of [
+      ['resources/read', { uri: 'mcpbus://beta/fixture://static/readme' }],
+      ['resources/read', { uri: 'mcpbus://ghost/fixture://static/readme' }],
+      ['prompts/get', { name: 'beta-plain' }],
+      ['completion/complete', { ref: { type: 'ref/prompt', name: 'beta-greeting' }, argument: { name: 'name', value: 'a' } }],
+    ] as const) {
+      expect((await rpc(method, params)).error, `${method} ${JSON.stringify(params)}`).toMatchObject({ code: -32003 });
+    }
+    // The bus's rpc subject says the same, with no ingress in between.
+    const subjects = createSubjects(gateway.config.settings.subjectRoot);
+    const reply = await busAsk(subjects.serverRpc('beta'), { v: 1, server: 'beta', method: 'prompts/get', params: { name: 'plain' }, byUpstreamName: true, deadlineAt: Date.now() + 5_000 }, alphaKey);
+    expect(reply.error).toMatchObject({ code: 'not_permitted' });
+  });
+
+  it('narrows x-mcp-servers and REST server_id to the key', async () => {
+    const listed = responseOf(await legacyRpc(gateway.url, { ...keyHeader(alphaKey), 'x-mcp-servers': 'beta' }, 'tools/list', {}));
+    expect(listed.error).toBeDefined();
+    const header = await fetch(gateway.url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'x-mcp-servers': 'alpha,beta', ...keyHeader(alphaKey) }, body: '{}' });
+    expect(header.status).toBe(403);
+    const rest = await fetch(`${base[0] ?? ''}/mcp-rest/tools/list?server_id=beta`, { headers: keyHeader(alphaKey) });
+    expect(rest.status).toBe(403);
+    expect(await rest.json()).toMatchObject({ detail: { error: 'not_permitted', tools: [] } });
+    const restCall = await fetch(`${base[0] ?? ''}/mcp-rest/tools/call`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...keyHeader(alphaKey) }, body: JSON.stringify({ server_id: 'beta', name: 'echo', arguments: { text: 'x' } }) });
+    expect(restCall.status).toBe(403);
+  });
+
+  it('holds durable submissions to the key', async () => {
+    const bus = await connectBusClient({ servers: NATS_URL, apiKey: betaKey, subjectRoot: gateway.config.settings.subjectRoot });
+    try {
+      const allowed = await bus.submit('beta-echo', { text: 'durable' });
+      expect(await allowed.result()).toEqual({ content: [{ type: 'text', text: 'durable' }] });
+    } finally {
+      await bus.close();
+    }
+    const subjects = createSubjects(gateway.config.settings.subjectRoot);
+    const callId = newCallId();
+    const ended = new Promise<Record<string, unknown>>((resolve) => {
+      const sub = nc.subscribe(subjects.callEvents(callId), { callback: (_err, msg) => { const event = msg.json<Record<string, unknown>>(); if (event['type'] === 'result') { sub.unsubscribe(); resolve(event); } } });
+    });
+    await nc.flush();
+    const h = headers();
+    h.set(API_KEY_HEADER, betaKey);
+    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    await js.publish(subjects.submit('alpha'), JSON.stringify({ v: 1, callId, server: 'alpha', name: 'alpha-echo', arguments: { text: 'no' }, progress: false, deadlineAt: Date.now() + 60_000 }), { headers: h });
+    expect(await ended).toMatchObject({ outcome: { ok: false, error: { code: 'not_permitted' } } });
+  });
+
+  it('applies a narrowed grant to a legacy SSE session opened before', async () => {
+    const key = await newKey({ object_permission: { mcp_servers: ['alpha', 'beta'] } });
+    const client = new Client({ name: 'narrowed', version: '1.0.0' });
+    await client.connect(new SSEClientTransport(new URL(`${base[0] ?? ''}/sse`), { fetch: withKey(key) }));
+    try {
+      expect(textOf((await client.callTool({ name: 'beta-echo', arguments: { text: 'before' } })) as { content: { type: string; text: string }[] })).toBe('before');
+      expect((await api('/key/update', { key, object_permission: { mcp_servers: ['alpha'] } })).status).toBe(200);
+      await expect(client.callTool({ name: 'beta-echo', arguments: { text: 'after' } })).rejects.toMatchObject({ code: -32003 });
+      expect((await client.listTools()).tools.every((t) => t.name.startsWith('alpha-'))).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('runs no queued job of a key deleted while the job waited', async () => {
+    const key = await newKey({});
+    const subjects = createSubjects(gateway.config.settings.subjectRoot);
+    const audits: Record<string, unknown>[] = [];
+    const sub = nc.subscribe(subjects.auditCalls(), {
+      callback: (_err, msg) => {
+        audits.push(msg.json<Record<string, unknown>>());
+      },
+    });
+    await nc.flush();
+    try {
+      // The master key's long job holds the only runner slot; the key's job waits behind it.
+      const blocker = legacyRpc(gateway.url, keyHeader(MASTER_KEY), 'tools/call', { name: 'alpha-slow', arguments: { steps: 10, delayMs: 100 }, task: { ttl: 60_000 } });
+      await new Promise((r) => setTimeout(r, 300));
+      const queued = responseOf(await legacyRpc(gateway.url, keyHeader(key), 'tools/call', { name: 'alpha-echo', arguments: { text: 'late' }, task: { ttl: 60_000 } }));
+      const taskId = ((queued.result?.['task'] ?? {}) as { taskId?: string }).taskId;
+      expect(taskId).toBeDefined();
+      expect((await api('/key/delete', { keys: [key] })).status).toBe(200);
+      await blocker;
+      // The job's own audit record says how it ended: refused, not run.
+      const ended = (): Record<string, unknown> | undefined => audits.find((a) => a['callId'] === taskId && a['job'] === true && a['outcome'] !== 'queued');
+      let record: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && (record = ended()) === undefined; i += 1) await new Promise((r) => setTimeout(r, 100));
+      expect(record).toMatchObject({ outcome: 'error', errorCode: 'unauthorized' });
+    } finally {
+      sub.unsubscribe();
+    }
   });
 
   it("enforces a key's own rate limit across replicas", async () => {

@@ -34,7 +34,8 @@ describe.each(['http', 'sse'] as const)('an API-added %s server', (transport) =>
     try {
       const refused = await sessions.acquire().then(() => undefined, (err: unknown) => err as { code: string; message: string });
       expect(refused?.code).toBe('upstream_unavailable');
-      expect(refused?.message).toMatch(/loopback/);
+      expect(refused?.message).toMatch(/SSRF guard refused/);
+      expect(refused?.message).not.toContain('127.0.0.1');
     } finally {
       await sessions.close();
     }

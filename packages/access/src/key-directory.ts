@@ -1,9 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, McpbusError, keyFingerprint, keysMatch, ownerOfKey, type Subjects } from '@mcpbus/protocol';
+import type { McpbusConfig } from '@mcpbus/config';
+import { ErrorCode, McpbusError, createSubjects, keyFingerprint, keysMatch, ownerOfKey } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { startKvMirror, type KvMirror } from './kv-mirror.js';
-import { FULL_ACCESS, effectiveAccess, type Access } from './permissions.js';
+import { FULL_ACCESS, effectiveAccess, type Access, type ServerResolver } from './permissions.js';
 import { decodeKeyRecord, decodeTeamRecord, type KeyRecord, type TeamRecord } from './records.js';
+import { storeSeal } from './store-seal.js';
 
 /** Who a request is, once its key has been checked. */
 export interface Principal {
@@ -21,8 +23,14 @@ export interface Principal {
 export interface KeyDirectory {
   /** The principal a presented key (possibly none) stands for, or the reason it stands for none. */
   authenticate(presented: string | undefined): Principal | McpbusError;
-  readonly keys: KvMirror<KeyRecord>;
-  readonly teams: KvMirror<TeamRecord>;
+  /**
+   * The principal behind an owner (a key's digest), for work that outlives its request (a job
+   * that starts or retries later): a key revoked, blocked or narrowed since is refused then too.
+   */
+  authorizeOwner(owner: string): Principal | McpbusError;
+  /** Keys and teams (undefined when no master key is set: there is nothing to administer). */
+  readonly keys: KvMirror<KeyRecord> | undefined;
+  readonly teams: KvMirror<TeamRecord> | undefined;
   close(): Promise<void>;
 }
 
@@ -36,29 +44,34 @@ function refused(reason: string): McpbusError {
 /**
  * Checks keys against the master key and the virtual keys in NATS KV (mirrored in-process and
  * watched, so a key revoked on any replica stops working on all of them within milliseconds).
- * Without a master key, authentication is off: anyone is accepted with full access, and a
- * virtual key still narrows what its holder sees.
+ * Without a master key, authentication is off: anyone is accepted with full access, and no
+ * virtual key exists. `resolveServer` turns the server references grants hold into names.
  */
-export async function startKeyDirectory(nc: NatsConnection, subjects: Subjects, masterKey: string | undefined, log: Logger): Promise<KeyDirectory> {
-  const keys = await startKvMirror(nc, { bucket: subjects.buckets.keys, decode: decodeKeyRecord, log });
-  const teams = await startKvMirror(nc, { bucket: subjects.buckets.teams, decode: decodeTeamRecord, log });
-  await Promise.all([keys.ready, teams.ready]);
+export async function startKeyDirectory(nc: NatsConnection, config: McpbusConfig, log: Logger, resolveServer: ServerResolver): Promise<KeyDirectory> {
+  const { masterKey } = config;
+  const buckets = createSubjects(config.settings.subjectRoot).buckets;
+  const seal = storeSeal(config);
+  const keys = seal === undefined ? undefined : await startKvMirror(nc, { bucket: buckets.keys, seal, decode: decodeKeyRecord, log });
+  const teams = seal === undefined ? undefined : await startKvMirror(nc, { bucket: buckets.teams, seal, decode: decodeTeamRecord, log });
+  await Promise.all([keys?.ready, teams?.ready]);
+  const masterOwner = masterKey === undefined ? undefined : ownerOfKey(masterKey);
+  const master = (owner: string): Principal => ({ owner, admin: true, access: FULL_ACCESS, limits: {} });
 
-  function virtualPrincipal(presented: string, record: KeyRecord): Principal | McpbusError {
+  function virtualPrincipal(record: KeyRecord): Principal | McpbusError {
     if (record.blocked) return refused('this key is blocked; ask an admin to unblock it (POST /key/unblock)');
     if (record.expires !== undefined && Date.parse(record.expires) <= Date.now()) return refused(`this key expired at ${record.expires}`);
     let team: TeamRecord | undefined;
     if (record.team_id !== undefined) {
-      team = teams.get(record.team_id);
+      team = teams?.get(record.team_id);
       if (team === undefined) return refused(`this key's team "${record.team_id}" no longer exists`);
       if (team.blocked) return refused(`this key's team "${record.team_id}" is blocked`);
     }
     const perMinute = record.rpm_limit ?? team?.rpm_limit;
     const concurrent = record.max_parallel_requests ?? team?.max_parallel_requests;
     return {
-      owner: ownerOfKey(presented),
+      owner: record.token,
       admin: false,
-      access: effectiveAccess(record.object_permission, team?.object_permission),
+      access: effectiveAccess([record.object_permission, team?.object_permission], resolveServer),
       limits: { ...(perMinute === undefined ? {} : { perMinute }), ...(concurrent === undefined ? {} : { concurrent }) },
       key: record,
     };
@@ -66,16 +79,22 @@ export async function startKeyDirectory(nc: NatsConnection, subjects: Subjects, 
 
   return {
     authenticate(presented) {
-      if (masterKey !== undefined && keysMatch(presented, masterKey)) return { owner: ownerOfKey(presented), admin: true, access: FULL_ACCESS, limits: {} };
-      const record = presented === undefined || presented === '' ? undefined : keys.get(keyFingerprint(presented));
-      if (record !== undefined) return virtualPrincipal(presented ?? '', record);
       if (masterKey === undefined) return { owner: ownerOfKey(presented), admin: false, access: FULL_ACCESS, limits: {} };
+      if (keysMatch(presented, masterKey)) return master(ownerOfKey(presented));
+      const record = presented === undefined || presented === '' ? undefined : keys?.get(keyFingerprint(presented));
+      if (record !== undefined) return virtualPrincipal(record);
       return refused(presented === undefined || presented === '' ? KEY_HINT : 'the key is not valid (unknown, revoked or mistyped)');
+    },
+    authorizeOwner(owner) {
+      if (masterKey === undefined) return { owner, admin: false, access: FULL_ACCESS, limits: {} };
+      if (owner === masterOwner) return master(owner);
+      const record = keys?.get(owner);
+      return record === undefined ? refused('the key that made this call has been deleted') : virtualPrincipal(record);
     },
     keys,
     teams,
     async close() {
-      await Promise.allSettled([keys.close(), teams.close()]);
+      await Promise.allSettled([keys?.close(), teams?.close()]);
     },
   };
 }

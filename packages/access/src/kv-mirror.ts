@@ -1,7 +1,8 @@
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { messageOf } from '@mcpbus/protocol';
+import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
+import type { Seal } from './seal.js';
 
 /** One change seen by a mirror: the new value, or undefined when the entry was deleted. */
 export type MirrorChange<T> = (key: string, value: T | undefined, previous: T | undefined) => void;
@@ -9,26 +10,29 @@ export type MirrorChange<T> = (key: string, value: T | undefined, previous: T | 
 /**
  * A process's live copy of one KV bucket. Every replica keeps its own and watches the bucket,
  * so a write on any replica (a revoked key, a new server) is seen everywhere within
- * milliseconds, and lookups never leave the process.
+ * milliseconds, and lookups never leave the process. Values are sealed (see seal.ts): one that
+ * does not open is ignored. Writes are compare-and-set against the revision the mirror holds.
  */
 export interface KvMirror<T> {
   get(key: string): T | undefined;
   entries(): IterableIterator<[string, T]>;
   readonly size: number;
-  /** The bucket, for writes. Readers use the mirror. */
-  readonly kv: KV;
   /** Resolves once the values present when the mirror started have all been read. */
   readonly ready: Promise<void>;
   /**
-   * Resolves once this mirror has seen the write of `revision` (or after `timeoutMs`), so a
-   * replica answers its own admin writes with its lookups already up to date.
+   * Writes `value` under `key` if nobody changed the key since this mirror last saw it (a new key:
+   * if it does not exist), then waits until this mirror has the write, so the next lookup on
+   * this replica sees it. A lost race is a `conflict` error.
    */
-  caughtUp(revision: number, timeoutMs?: number): Promise<boolean>;
+  write(key: string, value: T): Promise<void>;
+  /** Deletes `key` and waits until this mirror has forgotten it. */
+  remove(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface KvMirrorOptions<T> {
   bucket: string;
+  seal: Seal;
   /** A stored value, or undefined (logged and ignored) when it is not one. */
   decode: (value: unknown) => T | undefined;
   onChange?: MirrorChange<T>;
@@ -40,14 +44,22 @@ export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV
   return new Kvm(nc).create(bucket, { history: 1, storage: 'file' });
 }
 
+/** JetStream's "wrong last sequence": someone wrote the key since the revision we hold. */
+function isLostRace(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 10071 || /wrong last sequence/i.test(messageOf(err));
+}
+
 export async function startKvMirror<T>(nc: NatsConnection, options: KvMirrorOptions<T>): Promise<KvMirror<T>> {
+  const { bucket, seal, log } = options;
   let kv: KV;
   try {
-    kv = await openBucket(nc, options.bucket);
+    kv = await openBucket(nc, bucket);
   } catch (err: unknown) {
-    throw new Error(`cannot open the NATS KV bucket ${options.bucket} (keys, teams and servers live there; is JetStream enabled on nats-server?): ${messageOf(err)}`, { cause: err });
+    throw new Error(`cannot open the NATS KV bucket ${bucket} (keys, teams and servers live there; is JetStream enabled on nats-server?): ${messageOf(err)}`, { cause: err });
   }
   const values = new Map<string, T>();
+  const revisions = new Map<string, number>();
   const status = await kv.status();
   // The watcher replays the last value of every key first; the one at the stream's last
   // sequence at start-up marks the end of that replay.
@@ -60,51 +72,72 @@ export async function startKvMirror<T>(nc: NatsConnection, options: KvMirrorOpti
   const watcher = await kv.watch();
   let seen = 0;
   const waiters = new Set<{ revision: number; done: (ok: boolean) => void }>();
+
+  const read = (entry: KvEntry): T | undefined => {
+    if (entry.operation !== 'PUT') return undefined;
+    const opened = seal.open(bucket, entry.key, entry.string());
+    const value = opened === undefined ? undefined : options.decode(opened);
+    if (value === undefined) log.warn({ bucket, key: entry.key }, 'KV entry ignored: it is not sealed by this deployment (written outside the admin API, or under another salt key) or not well formed');
+    return value;
+  };
+
   const apply = (entry: KvEntry): void => {
     seen = Math.max(seen, entry.revision);
-    for (const waiter of waiters) if (waiter.revision <= seen) waiter.done(true);
+    revisions.set(entry.key, entry.revision);
     const previous = values.get(entry.key);
-    let next: T | undefined;
-    if (entry.operation === 'PUT') {
-      try {
-        next = options.decode(entry.json());
-      } catch (err: unknown) {
-        options.log.warn({ bucket: options.bucket, key: entry.key, err: messageOf(err) }, 'unreadable KV entry ignored');
-      }
-      if (next === undefined) options.log.warn({ bucket: options.bucket, key: entry.key }, 'malformed KV entry ignored');
-    }
+    const next = read(entry);
     if (next === undefined) values.delete(entry.key);
     else values.set(entry.key, next);
     if (previous !== undefined || next !== undefined) options.onChange?.(entry.key, next, previous);
+    for (const waiter of waiters) if (waiter.revision <= seen) waiter.done(true);
   };
   void (async () => {
     for await (const entry of watcher) {
       apply(entry);
       if (entry.revision >= lastAtStart) markReady();
     }
-  })().catch((err: unknown) => options.log.error({ bucket: options.bucket, err: messageOf(err) }, 'KV watch ended'));
+  })().catch((err: unknown) => log.error({ bucket, err: messageOf(err) }, 'KV watch ended'));
+
+  function caughtUp(revision: number, timeoutMs = 2_000): Promise<boolean> {
+    if (revision <= seen) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        revision,
+        done: (ok: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => waiter.done(false), timeoutMs);
+      waiters.add(waiter);
+    });
+  }
+
   return {
     get: (key) => values.get(key),
     entries: () => values.entries(),
     get size() {
       return values.size;
     },
-    kv,
     ready,
-    caughtUp(revision, timeoutMs = 2_000) {
-      if (revision <= seen) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const waiter = {
-          revision,
-          done: (ok: boolean) => {
-            clearTimeout(timer);
-            waiters.delete(waiter);
-            resolve(ok);
-          },
-        };
-        const timer = setTimeout(() => waiter.done(false), timeoutMs);
-        waiters.add(waiter);
-      });
+    async write(key, value) {
+      const sealed = seal.seal(bucket, key, value);
+      // The revision of whatever the key holds now (a value, a deletion, or a value we ignored).
+      const known = revisions.get(key);
+      let revision: number;
+      try {
+        revision = known === undefined ? await kv.create(key, sealed) : await kv.update(key, sealed, known);
+      } catch (err: unknown) {
+        if (isLostRace(err)) throw new McpbusError(ErrorCode.Conflict, `${key} was changed by another request meanwhile; read it again and retry`, { cause: err });
+        throw err;
+      }
+      await caughtUp(revision);
+    },
+    async remove(key) {
+      await kv.delete(key);
+      const marker = await kv.get(key);
+      if (marker !== null) await caughtUp(marker.revision);
     },
     close: () => {
       watcher.stop();

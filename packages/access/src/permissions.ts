@@ -24,10 +24,20 @@ export interface Access {
 /** Access with no restriction (the master key, or no auth configured). */
 export const FULL_ACCESS: Access = Object.freeze({ servers: undefined, tools: new Map<string, ReadonlySet<string>>() });
 
-function serversOf(grant: McpPermissions | undefined): ReadonlySet<string> | undefined {
+/**
+ * Turns what a grant stores (a config server's name, an API server's `server_id`) into the
+ * server's current name, or undefined when no such server exists any more. Grants hold ids so
+ * that a renamed server keeps its grants and a new server that takes an old name gets none.
+ */
+export type ServerResolver = (ref: string) => string | undefined;
+
+const asIs: ServerResolver = (ref) => ref;
+
+function serversOf(grant: McpPermissions | undefined, resolve: ServerResolver): ReadonlySet<string> | undefined {
   const listed = grant?.mcp_servers;
   if (listed === undefined || listed.length === 0) return undefined;
-  return listed.includes(NO_MCP_SERVERS) ? new Set() : new Set(listed);
+  // A list whose servers are all gone grants nothing: it must not read as "no restriction".
+  return listed.includes(NO_MCP_SERVERS) ? new Set() : new Set(listed.map(resolve).filter((name): name is string => name !== undefined));
 }
 
 function intersect(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): ReadonlySet<string> | undefined {
@@ -37,13 +47,14 @@ function intersect(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | 
 }
 
 /** The intersection of grants: a server or tool is usable only if every grant allows it. */
-export function effectiveAccess(...grants: readonly (McpPermissions | undefined)[]): Access {
+export function effectiveAccess(grants: readonly (McpPermissions | undefined)[], resolve: ServerResolver = asIs): Access {
   let servers: ReadonlySet<string> | undefined;
   const tools = new Map<string, ReadonlySet<string>>();
   for (const grant of grants) {
-    servers = intersect(servers, serversOf(grant));
-    for (const [server, names] of Object.entries(grant?.mcp_tool_permissions ?? {})) {
-      tools.set(server, intersect(tools.get(server), new Set(names)) ?? new Set());
+    servers = intersect(servers, serversOf(grant, resolve));
+    for (const [ref, names] of Object.entries(grant?.mcp_tool_permissions ?? {})) {
+      const server = resolve(ref);
+      if (server !== undefined) tools.set(server, intersect(tools.get(server), new Set(names)) ?? new Set());
     }
   }
   return { servers, tools };

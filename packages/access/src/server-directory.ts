@@ -3,6 +3,8 @@ import { parseServerEntry, type McpbusConfig, type ServerConfig } from '@mcpbus/
 import { createSubjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { startKvMirror, type KvMirror } from './kv-mirror.js';
+import { stdioProblems } from './stdio-policy.js';
+import { storeSeal } from './store-seal.js';
 
 /**
  * A server added through the admin API, as stored in NATS KV under its `server_id`. `entry` is
@@ -39,8 +41,16 @@ export interface ServerDirectory {
   storedAll(): StoredServer[];
   /** The name a new or renamed server may not take, with why; undefined when it is free. */
   nameTaken(name: string, exceptId?: string): string | undefined;
+  /**
+   * What a grant stores for a server named by name or id: a config server's name, an API
+   * server's `server_id` (so grants follow renames, and die with the server); undefined if none.
+   */
+  refOf(nameOrId: string): string | undefined;
+  /** The current name of the server a grant's reference names, or undefined when it is gone. */
+  resolveRef(ref: string): string | undefined;
   onChange(listener: (change: ServerChange) => void): () => void;
-  readonly mirror: KvMirror<StoredServer>;
+  /** Servers added through the API (undefined when no master key is set: there is no admin API). */
+  readonly mirror: KvMirror<StoredServer> | undefined;
   close(): Promise<void>;
 }
 
@@ -63,10 +73,13 @@ export async function startServerDirectory(nc: NatsConnection, config: McpbusCon
     for (const listener of listeners) listener(change);
   };
 
+  // Names and ids share one namespace: anything that takes either (grants, /v1/mcp/server/{id})
+  // must never find two servers.
   const nameTaken = (name: string, exceptId?: string): string | undefined => {
     const lower = name.toLowerCase();
     for (const existing of fromConfig.keys()) if (existing.toLowerCase() === lower) return `a server named "${existing}" is configured in config.yaml`;
     for (const [existing, { id }] of fromApi) if (existing.toLowerCase() === lower && id !== exceptId) return `a server named "${existing}" exists (server_id ${id})`;
+    for (const [id] of mirror?.entries() ?? []) if (id.toLowerCase() === lower && id !== exceptId) return `it is the server_id of another server`;
     return undefined;
   };
 
@@ -76,8 +89,17 @@ export async function startServerDirectory(nc: NatsConnection, config: McpbusCon
       log.warn({ serverId: record.server_id, problems: parsed.problems }, 'stored server ignored: its entry is not valid');
       return undefined;
     }
-    const guarded = parsed.server.transport === 'http' || parsed.server.transport === 'sse';
-    return guarded ? { ...parsed.server, ssrfAllowlist: config.settings.upstreamUrlAllowlist } : parsed.server;
+    const server = parsed.server;
+    // Checked again here, not only when written: the policy may have tightened since.
+    if (server.transport === 'stdio') {
+      const problems = stdioProblems({ command: server.command ?? '', args: server.args, env: server.env, ...(server.cwd === undefined ? {} : { cwd: server.cwd }) }, { commands: config.settings.apiStdioCommands });
+      if (problems.length > 0) {
+        log.warn({ serverId: record.server_id, problems }, 'stored server ignored: api_stdio_commands does not allow it');
+        return undefined;
+      }
+    }
+    const guarded = server.transport === 'http' || server.transport === 'sse';
+    return guarded ? { ...server, ssrfAllowlist: config.settings.upstreamUrlAllowlist } : server;
   }
 
   function onStored(id: string, next: StoredServer | undefined, previous: StoredServer | undefined): void {
@@ -93,8 +115,10 @@ export async function startServerDirectory(nc: NatsConnection, config: McpbusCon
     if (added !== undefined) emit({ name: added.name, server: added, ...(owned !== undefined && owned.server.name === added.name ? { previous: owned.server } : {}) });
   }
 
-  const mirror = await startKvMirror(nc, { bucket: createSubjects(config.settings.subjectRoot).buckets.servers, decode: decodeStoredServer, onChange: onStored, log });
-  await mirror.ready;
+  const seal = storeSeal(config);
+  const bucket = createSubjects(config.settings.subjectRoot).buckets.servers;
+  const mirror = seal === undefined ? undefined : await startKvMirror(nc, { bucket, seal, decode: decodeStoredServer, onChange: onStored, log });
+  await mirror?.ready;
 
   return {
     get: (name) => fromConfig.get(name) ?? fromApi.get(name)?.server,
@@ -102,18 +126,30 @@ export async function startServerDirectory(nc: NatsConnection, config: McpbusCon
     names: () => new Set([...fromConfig.keys(), ...fromApi.keys()]),
     origin: (name) => (fromConfig.has(name) ? 'config' : fromApi.has(name) ? 'api' : undefined),
     stored(idOrName) {
-      const byId = mirror.get(idOrName);
+      const byId = mirror?.get(idOrName);
       if (byId !== undefined) return byId;
       const id = fromApi.get(idOrName)?.id;
-      return id === undefined ? undefined : mirror.get(id);
+      return id === undefined ? undefined : mirror?.get(id);
     },
-    storedAll: () => [...mirror.entries()].map(([, record]) => record),
+    storedAll: () => [...(mirror?.entries() ?? [])].map(([, record]) => record),
     nameTaken,
+    refOf(nameOrId) {
+      if (fromConfig.has(nameOrId)) return nameOrId;
+      const byName = fromApi.get(nameOrId);
+      if (byName !== undefined) return byName.id;
+      const byId = mirror?.get(nameOrId);
+      return byId !== undefined && fromApi.get(byId.server_name)?.id === nameOrId ? nameOrId : undefined;
+    },
+    resolveRef(ref) {
+      if (fromConfig.has(ref)) return ref;
+      const record = mirror?.get(ref);
+      return record !== undefined && fromApi.get(record.server_name)?.id === ref ? record.server_name : undefined;
+    },
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     mirror,
-    close: () => mirror.close(),
+    close: async () => mirror?.close(),
   };
 }

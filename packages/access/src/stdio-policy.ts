@@ -64,8 +64,9 @@ const LAUNCHERS: readonly (readonly [RegExp, Launcher])[] = [
   [/^php\d*(\.\d+)*$/, { short: 'erRBEFdc', long: ['--php-ini', '--define', '--process-begin', '--process-code', '--process-file', '--process-end'] }],
 ];
 
-const ENV_NAMES = new Set(['NODE_OPTIONS', 'NODE_PATH', 'BASH_ENV', 'ENV', 'PATH', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONWARNINGS', 'BROWSER', 'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS']);
-const ENV_PREFIXES = ['LD_', 'DYLD_', 'NPM_CONFIG_'];
+const ENV_NAMES = new Set(['NODE_OPTIONS', 'NODE_PATH', 'BASH_ENV', 'ENV', 'PATH', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONWARNINGS', 'BROWSER', 'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'PROMPT_COMMAND', 'SHELLOPTS']);
+// Package managers' settings (where they fetch from, what they run) come only from the operator.
+const ENV_PREFIXES = ['LD_', 'DYLD_', 'NPM_CONFIG_', 'YARN_', 'PNPM_', 'UV_', 'PIP_', 'PIPX_', 'BUN_', 'DENO_'];
 
 /** `/usr/bin/Python3.EXE` → `python3`: what kind of program a command or argument names. */
 function programName(word: string): string {

@@ -13,6 +13,12 @@ export interface UrlPolicy {
 /** Resolves a host name to every address it has, like `dns.promises.lookup(host, { all: true })`. */
 export type Lookup = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
+/**
+ * How every refusal's message starts. Some transports keep only the text of an error they wrap
+ * (the SSE transport's "SSE error: …"), so this is how such a refusal is still recognised.
+ */
+export const SSRF_REFUSAL_PREFIX = 'mcpbus refused to connect to ';
+
 /** Thrown (passed to undici) when a connection would reach a refused address; branch on `code`. */
 export class SsrfRefusedError extends Error {
   readonly code = 'EMCPBUS_SSRF';
@@ -256,7 +262,7 @@ function guardedNetLookup(policy: UrlPolicy, lookup: Lookup): LookupFunction {
         }
         const why = refusal(hostname, addresses.map((a) => a.address), policy);
         if (why !== undefined) {
-          callback(new SsrfRefusedError(`mcpbus refused to connect to ${hostname} at ${why}; ${ADVICE}`), '');
+          callback(new SsrfRefusedError(`${SSRF_REFUSAL_PREFIX}${hostname} at ${why}; ${ADVICE}`), '');
           return;
         }
         if (options.all === true) callback(null, addresses);
@@ -278,7 +284,7 @@ export function guardedDispatcher(policy: UrlPolicy, lookup: Lookup = systemLook
       const host = normalHost(options.hostname);
       const why = isIP(host) === 0 ? undefined : refusal(host, [host], policy);
       if (why !== undefined) {
-        callback(new SsrfRefusedError(`mcpbus refused to connect to ${isIPv4(host) ? host : `[${host}]`} at ${why}; ${ADVICE}`), null);
+        callback(new SsrfRefusedError(`${SSRF_REFUSAL_PREFIX}${isIPv4(host) ? host : `[${host}]`} at ${why}; ${ADVICE}`), null);
         return;
       }
       connect(options, callback);
@@ -290,8 +296,18 @@ export function guardedDispatcher(policy: UrlPolicy, lookup: Lookup = systemLook
  * `fetch` through {@link guardedDispatcher}, for the MCP SDK's HTTP transports (`fetch` option).
  * undici's own fetch, so fetch and dispatcher come from the same undici (Node's global fetch bundles another).
  */
-export function guardedFetch(policy: UrlPolicy, lookup: Lookup = systemLookup): typeof fetch {
-  const dispatcher = guardedDispatcher(policy, lookup);
+/** Dispatchers of the system resolver, one per allow-list: every transport of a server shares one (and its sockets). */
+const sharedDispatchers = new Map<string, Agent>();
+
+export function guardedFetch(policy: UrlPolicy, lookup?: Lookup): typeof fetch {
+  let dispatcher: Agent;
+  if (lookup === undefined) {
+    const id = JSON.stringify(policy.allow);
+    dispatcher = sharedDispatchers.get(id) ?? guardedDispatcher(policy);
+    sharedDispatchers.set(id, dispatcher);
+  } else {
+    dispatcher = guardedDispatcher(policy, lookup);
+  }
   const viaAgent = (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<unknown> => undiciFetch(input as never, { ...(init ?? {}), dispatcher } as never);
   return viaAgent as unknown as typeof fetch;
 }

@@ -32,7 +32,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): McpbusCo
 
   const { settings, separatorOk } = readSettings(ctx, root.get('mcpbus_settings'), 'mcpbus_settings');
   const servers = readServers(ctx, root.get('mcp_servers'), separatorOk ? settings.toolSeparator : undefined, settings.callTimeoutMs);
-  const masterKey = readMasterKey(ctx, root.get('general_settings'));
+  const masterKey = readGeneralKey(ctx, root.get('general_settings'), 'master_key');
+  const saltKey = readGeneralKey(ctx, root.get('general_settings'), 'salt_key');
   const localTools = readLocalTools(ctx, root.get('mcp_tools'), options.baseDir ?? process.cwd());
   if (localTools.length > 0 && servers.some((s) => s.name === settings.localToolsServer)) {
     report(ctx, `mcp_servers.${settings.localToolsServer}`, `clashes with the server mcp_tools appear under; rename it or set mcpbus_settings.local_tools_server`);
@@ -43,7 +44,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): McpbusCo
   const local = localTools.length === 0 ? [] : [localServer(settings.localToolsServer, settings.callTimeoutMs)];
   const config: McpbusConfig = { servers: [...servers, ...local], localTools, settings, ignoredSections };
   const key = masterKey ?? nonEmpty(options.env['MCPBUS_MASTER_KEY']);
-  return deepFreeze(key === undefined ? config : { ...config, masterKey: key });
+  const salt = saltKey ?? nonEmpty(options.env['MCPBUS_SALT_KEY']);
+  return deepFreeze({ ...config, ...(key === undefined ? {} : { masterKey: key }), ...(salt === undefined ? {} : { saltKey: salt }) });
 }
 
 /** The server `mcp_tools:` appear under; workers serve it in-process. */
@@ -69,14 +71,16 @@ function readServers(ctx: Ctx, value: unknown, separator: string | undefined, de
   return servers;
 }
 
-// Only `master_key` is read; LiteLLM's many other general settings (and any `os.environ/`
-// references in them) are left alone, so a copied LiteLLM config loads without their variables.
-function readMasterKey(ctx: Ctx, value: unknown): string | undefined {
+// Only `master_key` and `salt_key` are read; LiteLLM's many other general settings (and any
+// `os.environ/` references in them) are left alone, so a copied LiteLLM config loads without
+// their variables.
+function readGeneralKey(ctx: Ctx, value: unknown, name: 'master_key' | 'salt_key'): string | undefined {
   if (isAbsent(value)) return undefined;
-  const map = asMap(ctx, value, 'general_settings');
-  const raw = map?.get('master_key');
+  // Read twice (once per key): only the first read reports a general_settings that is no map.
+  const map = asMap(name === 'master_key' ? ctx : { env: ctx.env, problems: [] }, value, 'general_settings');
+  const raw = map?.get(name);
   if (isAbsent(raw)) return undefined;
-  const path = 'general_settings.master_key';
+  const path = `general_settings.${name}`;
   const key = readString(ctx, raw, path);
   if (key === '') report(ctx, path, 'must not be empty');
   return key === '' ? undefined : key;

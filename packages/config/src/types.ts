@@ -133,6 +133,11 @@ export interface McpbusConfig {
   readonly localTools: readonly LocalToolConfig[];
   /** `general_settings.master_key` (or MCPBUS_MASTER_KEY). No key means no authentication. */
   readonly masterKey?: string;
+  /**
+   * `general_settings.salt_key` (or MCPBUS_SALT_KEY): what seals the keys, teams and servers kept
+   * in NATS KV. Defaults to the master key; set it to be able to change the master key.
+   */
+  readonly saltKey?: string;
   readonly settings: GatewaySettings;
   /** Top-level LiteLLM sections that were accepted and ignored (e.g. `model_list`). */
   readonly ignoredSections: readonly string[];

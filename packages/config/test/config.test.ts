@@ -522,6 +522,14 @@ describe('parseConfig: master key', () => {
     expect(problemsOf('general_settings: { master_key: "" }')).toEqual(['general_settings.master_key: must not be empty']);
     expect(problemsOf('general_settings: { master_key: 1234 }')).toEqual(['general_settings.master_key: must be a string']);
   });
+
+  it('reads the salt key from general_settings.salt_key, else MCPBUS_SALT_KEY', () => {
+    expect(parse('general_settings: { salt_key: salt-file }', { MCPBUS_SALT_KEY: 'salt-env' }).saltKey).toBe('salt-file');
+    expect(parse('', { MCPBUS_SALT_KEY: 'salt-env' }).saltKey).toBe('salt-env');
+    expect('saltKey' in parse('', {})).toBe(false);
+    expect(problemsOf('general_settings: { salt_key: "" }')).toEqual(['general_settings.salt_key: must not be empty']);
+    expect(problemsOf('general_settings: [1]')).toEqual(['general_settings: must be a map']);
+  });
 });
 
 describe('parseConfig: YAML errors', () => {

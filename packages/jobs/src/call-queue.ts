@@ -6,6 +6,12 @@ import { CALL_QUEUE, jobKeys } from './keys.js';
 export interface CallJob {
   v: 1;
   callId: string;
+  /**
+   * The key's digest that made the call: the runner checks, when the job starts and before each
+   * retry, that the key still exists and may still use the tool (absent in jobs queued by
+   * mcpbus before keys could be revoked).
+   */
+  owner?: string;
   server: string;
   /** The name the client called. */
   tool: string;

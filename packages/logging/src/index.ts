@@ -19,6 +19,8 @@ export const REDACT_PATHS: readonly string[] = [
   'req.headers["x-mcp-auth"]',
   'masterKey',
   'master_key',
+  'saltKey',
+  'salt_key',
   'authValue',
   'auth_value',
   'server.authValue',

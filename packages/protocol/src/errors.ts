@@ -20,6 +20,8 @@ export const ErrorCode = {
   NoWorkers: 'no_workers',
   Overloaded: 'overloaded',
   NotFound: 'not_found',
+  /** An admin write lost a race with another write of the same record. */
+  Conflict: 'conflict',
   Cancelled: 'cancelled',
   UnknownTask: 'unknown_task',
   /** The runner running a job stopped mid-call; the tool may or may not have run, and was not re-run. */
@@ -55,6 +57,7 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   no_workers: { jsonRpcCode: -32011, httpStatus: 503 },
   overloaded: { jsonRpcCode: -32012, httpStatus: 503 },
   not_found: { jsonRpcCode: -32001, httpStatus: 404 },
+  conflict: { jsonRpcCode: -32000, httpStatus: 409 },
   cancelled: { jsonRpcCode: -32800, httpStatus: 499 },
   unknown_task: { jsonRpcCode: -32602, httpStatus: 404 },
   outcome_unknown: { jsonRpcCode: -32013, httpStatus: 502 },

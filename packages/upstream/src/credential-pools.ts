@@ -25,6 +25,11 @@ export interface CredentialPools {
    * session or results never serve another caller. Call `release` when the call is over.
    */
   use(base: ServerSessions, clientHeaders: Readonly<Record<string, string>> | undefined): { sessions: ServerSessions; release: () => void };
+  /**
+   * Forgets a server's credential contexts (it was changed or removed through the admin API):
+   * idle ones close now, busy ones when their last call ends.
+   */
+  retire(serverName: string): void;
   close(): Promise<void>;
 }
 
@@ -42,7 +47,6 @@ function withClientHeaders(server: ServerConfig, clientHeaders: Readonly<Record<
 /** Session pools per server and credential context, bounded and closed when idle. */
 export function createCredentialPools(log: Logger): CredentialPools {
   const contexts = new Map<string, Map<string, Context>>();
-  const bases = new Map<string, ServerSessions>();
   const closeContext = (context: Context): void => void context.sessions.close().catch(() => undefined);
   const sweep = setInterval(() => {
     const cutoff = Date.now() - IDLE_MS;
@@ -65,17 +69,7 @@ export function createCredentialPools(log: Logger): CredentialPools {
         throw new McpbusError(ErrorCode.InvalidParams, `server "${server.name}" runs over ${server.transport}; it cannot take per-request credentials (x-mcp-${server.name}-… headers)`);
       const key = createHash('sha256').update(JSON.stringify(Object.entries(clientHeaders).sort(([a], [b]) => a.localeCompare(b)))).digest('hex');
       let byCredential = contexts.get(server.name);
-      // The server was replaced (changed through the admin API): its old contexts go, idle ones now
-      // and busy ones when their calls end.
-      if (byCredential !== undefined && bases.get(server.name) !== base) {
-        for (const context of byCredential.values()) {
-          if (context.inUse === 0) closeContext(context);
-          else context.retired = true;
-        }
-        byCredential = undefined;
-      }
       if (byCredential === undefined) contexts.set(server.name, (byCredential = new Map<string, Context>()));
-      bases.set(server.name, base);
       let context = byCredential.get(key);
       if (context === undefined) {
         // Beyond the bound, the least recently used idle context goes; contexts in use never do.
@@ -107,6 +101,15 @@ export function createCredentialPools(log: Logger): CredentialPools {
           if (used.retired === true && used.inUse === 0) closeContext(used);
         },
       };
+    },
+    retire(serverName) {
+      const byCredential = contexts.get(serverName);
+      if (byCredential === undefined) return;
+      contexts.delete(serverName);
+      for (const context of byCredential.values()) {
+        if (context.inUse === 0) closeContext(context);
+        else context.retired = true;
+      }
     },
     async close() {
       clearInterval(sweep);

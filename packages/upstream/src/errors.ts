@@ -1,3 +1,4 @@
+import { SSRF_REFUSAL_PREFIX } from '@mcpbus/access';
 import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, StreamableHTTPClientTransport, type Client } from '@modelcontextprotocol/client';
 import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
 
@@ -8,10 +9,13 @@ const MAX_REASON_CHARS = 200;
  * only (its body is the upstream's and may say anything), other reasons are truncated.
  */
 /** The SSRF guard's refusal somewhere in an error's cause chain (fetch reports it as "fetch failed"). */
-function ssrfRefusal(err: unknown): Error | undefined {
+export function ssrfRefusal(err: unknown): Error | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 6 && current instanceof Error; depth += 1) {
     if ((current as Error & { code?: unknown }).code === 'EMCPBUS_SSRF') return current;
+    // A transport that wrapped the refusal's text only (the SSE transport does).
+    const at = current.message.indexOf(SSRF_REFUSAL_PREFIX);
+    if (at >= 0) return new Error(current.message.slice(at));
     current = current.cause;
   }
   return undefined;
@@ -19,8 +23,8 @@ function ssrfRefusal(err: unknown): Error | undefined {
 
 function reasonOf(err: unknown): string {
   if (err instanceof SdkHttpError) return `it answered HTTP ${err.status}`;
-  const refusal = ssrfRefusal(err);
-  if (refusal !== undefined) return refusal.message;
+  // Callers are not told which internal address the name resolved to; the log says (see server-sessions.ts).
+  if (ssrfRefusal(err) !== undefined) return 'the SSRF guard refused the address it resolves to (the gateway log names it; an admin may allow it with mcpbus_settings.upstream_url_allowlist)';
   const reason = messageOf(err);
   return reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
 }

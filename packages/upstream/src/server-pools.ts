@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { createServerSessions, type ListKind, type ServerSessions } from './server-sessions.js';
 
+/** The longest an old pool stays open for the calls it runs after its server changed. */
+const RETIRE_MAX_MS = 10 * 60_000;
+
 /** The servers a replica knows, and how it hears of servers added, changed or removed. */
 export interface ServerSource {
   all(): readonly ServerConfig[];
@@ -28,7 +31,7 @@ export interface ServerPoolsOptions {
  * The session pools of every server, `mcp_tools:` included (served in-process over an in-memory
  * transport). Workers and runners each keep their own. A missing local tool module fails here,
  * at start-up, naming the tool. A server changed through the admin API gets a fresh pool; the old
- * one is closed, ending calls still running on it.
+ * one stays open for the calls running on it (up to their timeout), then closes.
  */
 export async function startServerPools(config: McpbusConfig, source: ServerSource, log: Logger, options: ServerPoolsOptions = {}): Promise<ServerPools> {
   const localTools = await loadLocalTools(config.localTools);
@@ -41,11 +44,21 @@ export async function startServerPools(config: McpbusConfig, source: ServerSourc
       ...(server.transport === 'local' ? { transportFactory: localToolsTransportFactory(localTools) } : {}),
     });
   for (const server of source.all()) pools.set(server.name, open(server));
+  const retiring = new Map<NodeJS.Timeout, ServerSessions>();
   const stop = source.onChange(({ name, server }) => {
     const old = pools.get(name);
     if (server === undefined) pools.delete(name);
     else pools.set(name, open(server));
-    if (old !== undefined) void old.close().catch(() => undefined);
+    if (old !== undefined) {
+      // New calls get the new pool at once; calls already running on the old one may finish.
+      const graceMs = Math.min(RETIRE_MAX_MS, Math.max(old.server.timeoutMs, old.server.jobTimeoutMs) + 5_000);
+      const timer = setTimeout(() => {
+        retiring.delete(timer);
+        void old.close().catch(() => undefined);
+      }, graceMs);
+      timer.unref();
+      retiring.set(timer, old);
+    }
     log.info({ server: name, change: server === undefined ? 'removed' : old === undefined ? 'added' : 'changed' }, 'server pool follows a server change');
     options.onServerChanged?.(name);
   });
@@ -55,7 +68,9 @@ export async function startServerPools(config: McpbusConfig, source: ServerSourc
     keys: () => pools.keys(),
     async close() {
       stop();
-      await Promise.allSettled([...pools.values()].map((s) => s.close()));
+      for (const timer of retiring.keys()) clearTimeout(timer);
+      await Promise.allSettled([...pools.values(), ...retiring.values()].map((s) => s.close()));
+      retiring.clear();
     },
   };
 }

@@ -2,7 +2,7 @@ import { Client, type PriorDiscovery, type Transport, type VersionNegotiationMod
 import type { ServerConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
-import { upstreamFailure } from './errors.js';
+import { ssrfRefusal, upstreamFailure } from './errors.js';
 import { createTransport, describeServer } from './transport.js';
 
 export type ProtocolEra = 'legacy' | 'modern';
@@ -214,7 +214,8 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
         slot.failures += 1;
         slot.lastError = failure;
         slot.retryAt = Date.now() + delayFor(slot.failures);
-        log.warn({ err: failure.message, retryInMs: delayFor(slot.failures) }, 'upstream connect failed');
+        const refusal = ssrfRefusal(err);
+        log.warn({ err: refusal?.message ?? failure.message, retryInMs: delayFor(slot.failures) }, 'upstream connect failed');
         schedule(slot);
         throw failure;
       },

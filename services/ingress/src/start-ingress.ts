@@ -66,8 +66,8 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const log = options.log.child({ role: 'ingress' });
   const bus = createBusCalls(nc, config);
   const subjects = createSubjects(config.settings.subjectRoot);
-  const keys = await startKeyDirectory(nc, subjects, config.masterKey, log);
   const servers = await startServerDirectory(nc, config, log);
+  const keys = await startKeyDirectory(nc, config, log, (ref) => servers.resolveRef(ref));
   const cancels = createJobCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
   const untracked = createCallRelay(config, servers, bus, cancels);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.

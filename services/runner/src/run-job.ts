@@ -40,6 +40,8 @@ export interface RunJobDeps {
   publishResult(event: ResultEvent, replyTo?: string): void;
   /** Registers the call so a broadcast cancel can abort it; returns the unregister function. */
   track(callId: string, abort: AbortController): () => void;
+  /** Why the key behind `owner` may no longer run this tool (revoked, blocked, narrowed), or undefined. */
+  authorize(owner: string, server: string, upstreamName: string): McpbusError | undefined;
   /** Adds a job's end to the audit trail. */
   audit(job: CallJob, owner: string, outcome: TaskOutcome, durationMs: number): void;
   log: Logger;
@@ -102,6 +104,9 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
       log.warn({ runs: start.runs }, 'job restarted after a runner stopped mid-call; not running it again');
       return await fail(outcomeUnknown(data.tool, data.retriable));
     }
+    // A key revoked, blocked or narrowed while its call waited (or between attempts) runs nothing.
+    const refusal = data.owner === undefined ? undefined : deps.authorize(data.owner, data.server, data.upstreamName);
+    if (refusal !== undefined) return await fail(refusal);
     const base = deps.sessions.get(data.server);
     if (base === undefined) return await fail(new McpbusError(ErrorCode.UnknownServer, `No server "${data.server}" is configured on this runner`));
 

@@ -5,7 +5,7 @@ import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
 import { createCallLimiter, createCredentialPools, startServerPools } from '@mcpbus/upstream';
-import { startServerDirectory } from '@mcpbus/access';
+import { allowsTool, startKeyDirectory, startServerDirectory } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
 
@@ -42,8 +42,14 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const store = createTaskStore(redis, settings.subjectRoot);
   // Jobs may call servers added through the admin API: the runner follows the directory too.
   const directory = await startServerDirectory(nc, config, log);
-  const sessions = await startServerPools(config, directory, log);
+  const keys = await startKeyDirectory(nc, config, log, (ref) => directory.resolveRef(ref));
+  const authorize = (owner: string, server: string, upstreamName: string): McpbusError | undefined => {
+    const principal = keys.authorizeOwner(owner);
+    if (principal instanceof McpbusError) return principal;
+    return allowsTool(principal.access, server, upstreamName) ? undefined : new McpbusError(ErrorCode.NotPermitted, `Tool ${upstreamName} of server ${server} is no longer permitted for the key that made this call`);
+  };
   const credentials = createCredentialPools(log);
+  const sessions = await startServerPools(config, directory, log, { onServerChanged: (server) => credentials.retire(server) });
   const limiter = createCallLimiter();
   const limitsOf = (name: string) => {
     const s = directory.get(name);
@@ -61,6 +67,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         credentials,
         limiter,
         limitsOf,
+        authorize,
         store,
         maxAttempts: settings.jobMaxAttempts,
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
@@ -128,7 +135,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     cancelSub.unsubscribe();
     await sessions.close();
     await credentials.close();
-    await directory.close();
+    await Promise.allSettled([directory.close(), keys.close()]);
     if (!finished) await redis.quit().catch(() => redis.disconnect());
     log.info('runner stopped');
   }

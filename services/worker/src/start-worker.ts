@@ -59,21 +59,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const subjects = createSubjects(config.settings.subjectRoot);
   const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
   const validator = createArgumentValidator();
-  const keys = await startKeyDirectory(nc, subjects, config.masterKey, log);
   const directory = await startServerDirectory(nc, config, log);
+  const keys = await startKeyDirectory(nc, config, log, (ref) => directory.resolveRef(ref));
   const announce = (server: string, kind: CatalogChanged['kind']): void => {
     if (kind === 'tools') catalog.invalidate(server);
     const changed: CatalogChanged = { v: 1, server, kind };
     nc.publish(subjects.catalogChanged(), encodeJson(changed));
   };
+  const credentials = createCredentialPools(log);
   // A server added, changed or removed through the admin API changes every list it appears in.
   const sessions = await startServerPools(config, directory, log, {
     onListChanged: announce,
     onServerChanged: (server) => {
+      credentials.retire(server);
       for (const kind of ['tools', 'resources', 'prompts'] as const) announce(server, kind);
     },
   });
-  const credentials = createCredentialPools(log);
   const limiter = createCallLimiter();
   // Redis being down must not stop inline calls: jobs and tasks answer 503 until it is back.
   const redis = await connectRedis(options.redisUrl, 'producer', log, false);

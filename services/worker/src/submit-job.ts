@@ -79,6 +79,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     const job = {
       v: 1 as const,
       callId: taskId,
+      owner,
       server: server.name,
       tool: req.name,
       upstreamName: entry.upstreamName,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { KeyDirectory, KvMirror, Principal, ServerDirectory } from '@mcpbus/access';
+import type { KeyDirectory, KeyRecord, KvMirror, Principal, ServerDirectory, StoredServer, TeamRecord } from '@mcpbus/access';
 import type { McpbusConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
@@ -39,10 +39,11 @@ export function optionalString(body: Record<string, unknown>, field: string): st
   return value;
 }
 
-export function optionalCount(body: Record<string, unknown>, field: string): number | undefined {
+/** A limit of a key or team: a whole number of 1 or more (to stop a key, block it). */
+export function optionalLimit(body: Record<string, unknown>, field: string): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw badRequest(`${field} must be a whole number, 0 or more`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw badRequest(`${field} must be a whole number, 1 or more (to stop a key, use /key/block)`);
   return value;
 }
 
@@ -67,17 +68,12 @@ export function stringList(body: Record<string, unknown>, field: string): string
   return value as string[];
 }
 
-/** Writes a JSON record and waits until this replica's mirror has it, so the next request here sees it. */
-export async function putRecord<T>(mirror: KvMirror<T>, key: string, record: T): Promise<void> {
-  const revision = await mirror.kv.put(key, JSON.stringify(record));
-  await mirror.caughtUp(revision);
-}
-
-/** Deletes a record and waits until this replica's mirror has forgotten it. */
-export async function deleteRecord<T>(mirror: KvMirror<T>, key: string): Promise<void> {
-  await mirror.kv.delete(key);
-  const marker = await mirror.kv.get(key);
-  if (marker !== null) await mirror.caughtUp(marker.revision);
+/** The KV stores the admin API writes; they exist whenever a master key is set (requireAdmin checks that). */
+export function stores(deps: AdminDeps): { keys: KvMirror<KeyRecord>; teams: KvMirror<TeamRecord>; servers: KvMirror<StoredServer> } {
+  const { keys, teams } = deps.keys;
+  const servers = deps.servers.mirror;
+  if (keys === undefined || teams === undefined || servers === undefined) throw new McpbusError(ErrorCode.Forbidden, 'The admin API needs a master key: set general_settings.master_key (or MCPBUS_MASTER_KEY)');
+  return { keys, teams, servers };
 }
 
 /** `page` and `size` query parameters, LiteLLM's paging of lists. */

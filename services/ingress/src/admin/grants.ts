@@ -1,11 +1,14 @@
 import { NO_MCP_SERVERS, type McpPermissions, type ServerDirectory } from '@mcpbus/access';
 import { badRequest, optionalObject } from './common.js';
 
-/** A server as a grant names it: its name, or the `server_id` of one added through the API. */
+/**
+ * A server as a request names it (its name, or the `server_id` of one added through the API),
+ * as the grant stores it: a config server's name, an API server's id (see ServerDirectory.refOf).
+ */
 function serverName(ref: string, servers: ServerDirectory, field: string): string {
-  if (ref === NO_MCP_SERVERS || servers.get(ref) !== undefined) return ref;
-  const stored = servers.stored(ref);
-  if (stored !== undefined) return stored.server_name;
+  if (ref === NO_MCP_SERVERS) return ref;
+  const stored = servers.refOf(ref);
+  if (stored !== undefined) return stored;
   throw badRequest(`${field} names "${ref}", which is no MCP server's name or server_id`);
 }
 

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { maskKey, type KeyRecord, type Principal } from '@mcpbus/access';
 import { ErrorCode, McpbusError, keyFingerprint } from '@mcpbus/protocol';
 import { sendJson } from '../http-replies.js';
-import { type AdminDeps, badRequest, deleteRecord, objectBody, optionalBoolean, optionalCount, optionalObject, optionalString, pageOfList, paging, putRecord, requireAdmin, stringList } from './common.js';
+import { type AdminDeps, badRequest, stores, objectBody, optionalBoolean, optionalLimit, optionalObject, optionalString, pageOfList, paging, requireAdmin, stringList } from './common.js';
 import { readGrant } from './grants.js';
 
 const DURATION = /^(\d+)(s|m|h|d|w|mo|y)$/;
@@ -21,7 +21,7 @@ function expiryOf(body: Record<string, unknown>): string | undefined {
 
 /** A key named in a request: the key itself (`sk-…`) or its digest (`token`, as /key/list shows it). */
 function findKey(ref: string, deps: AdminDeps): KeyRecord {
-  const record = (TOKEN.test(ref) ? deps.keys.keys.get(ref) : undefined) ?? deps.keys.keys.get(keyFingerprint(ref));
+  const record = (TOKEN.test(ref) ? stores(deps).keys.get(ref) : undefined) ?? stores(deps).keys.get(keyFingerprint(ref));
   if (record === undefined) throw new McpbusError(ErrorCode.NotFound, 'No such key (it may have been deleted)');
   return record;
 }
@@ -29,14 +29,14 @@ function findKey(ref: string, deps: AdminDeps): KeyRecord {
 /** Fields a key's create and update requests may set. */
 function keyFields(body: Record<string, unknown>, deps: AdminDeps): Partial<KeyRecord> {
   const teamId = optionalString(body, 'team_id');
-  if (teamId !== undefined && deps.keys.teams.get(teamId) === undefined) throw badRequest(`team_id "${teamId}" names no team; create it with POST /team/new`);
+  if (teamId !== undefined && stores(deps).teams.get(teamId) === undefined) throw badRequest(`team_id "${teamId}" names no team; create it with POST /team/new`);
   const grant = readGrant(body, deps.servers);
   const fields: Record<string, unknown> = {
     key_alias: optionalString(body, 'key_alias'),
     team_id: teamId,
     object_permission: grant,
-    rpm_limit: optionalCount(body, 'rpm_limit'),
-    max_parallel_requests: optionalCount(body, 'max_parallel_requests'),
+    rpm_limit: optionalLimit(body, 'rpm_limit'),
+    max_parallel_requests: optionalLimit(body, 'max_parallel_requests'),
     expires: expiryOf(body),
     blocked: optionalBoolean(body, 'blocked'),
     metadata: optionalObject(body, 'metadata'),
@@ -46,7 +46,7 @@ function keyFields(body: Record<string, unknown>, deps: AdminDeps): Partial<KeyR
 
 function aliasTaken(alias: string | undefined, token: string, deps: AdminDeps): void {
   if (alias === undefined) return;
-  for (const [, record] of deps.keys.keys.entries()) if (record.key_alias === alias && record.token !== token) throw badRequest(`key_alias "${alias}" is taken by another key`);
+  for (const [, record] of stores(deps).keys.entries()) if (record.key_alias === alias && record.token !== token) throw badRequest(`key_alias "${alias}" is taken by another key`);
 }
 
 /** What a key looks like in answers: its record (which never holds the key itself). */
@@ -62,12 +62,12 @@ async function generate(req: IncomingMessage, res: ServerResponse, deps: AdminDe
   if (chosen !== undefined && chosen === deps.config.masterKey) throw badRequest('key must not be the master key');
   const key = chosen ?? `sk-${randomBytes(24).toString('base64url')}`;
   const token = keyFingerprint(key);
-  if (deps.keys.keys.get(token) !== undefined) throw badRequest('that key exists already');
+  if (stores(deps).keys.get(token) !== undefined) throw badRequest('that key exists already');
   const fields = keyFields(body, deps);
   aliasTaken(fields.key_alias, token, deps);
   const now = new Date().toISOString();
   const record: KeyRecord = { v: 1, token, key_name: maskKey(key), blocked: false, metadata: {}, ...fields, created_at: now, updated_at: now };
-  await putRecord(deps.keys.keys, token, record);
+  await stores(deps).keys.write(token, record);
   deps.log.info({ keyName: record.key_name, alias: record.key_alias, teamId: record.team_id }, 'key generated');
   sendJson(res, 200, { key, ...view(record) });
 }
@@ -78,7 +78,7 @@ async function update(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   const fields = keyFields(body, deps);
   aliasTaken(fields.key_alias, current.token, deps);
   const record: KeyRecord = { ...current, ...fields, updated_at: new Date().toISOString() };
-  await putRecord(deps.keys.keys, record.token, record);
+  await stores(deps).keys.write(record.token, record);
   sendJson(res, 200, view(record));
 }
 
@@ -86,7 +86,7 @@ async function setBlocked(req: IncomingMessage, res: ServerResponse, deps: Admin
   const body = await objectBody(req, deps);
   const current = findKey(optionalString(body, 'key') ?? '', deps);
   const record: KeyRecord = { ...current, blocked, updated_at: new Date().toISOString() };
-  await putRecord(deps.keys.keys, record.token, record);
+  await stores(deps).keys.write(record.token, record);
   sendJson(res, 200, view(record));
 }
 
@@ -96,11 +96,11 @@ async function remove(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   if (body['keys'] === undefined && body['key_aliases'] === undefined) throw badRequest('Send { "keys": ["sk-…"] } or { "key_aliases": ["…"] }');
   const records = body['keys'] === undefined ? [] : stringList(body, 'keys').map((k) => findKey(k, deps));
   for (const alias of body['key_aliases'] === undefined ? [] : stringList(body, 'key_aliases')) {
-    const match = [...deps.keys.keys.entries()].find(([, r]) => r.key_alias === alias);
+    const match = [...stores(deps).keys.entries()].find(([, r]) => r.key_alias === alias);
     if (match === undefined) throw new McpbusError(ErrorCode.NotFound, `No key has the alias "${alias}"`);
     records.push(match[1]);
   }
-  for (const record of records) await deleteRecord(deps.keys.keys, record.token);
+  for (const record of records) await stores(deps).keys.remove(record.token);
   deps.log.info({ keys: records.map((r) => r.key_name) }, 'keys deleted');
   sendJson(res, 200, { deleted_keys: records.map((r) => r.token) });
 }
@@ -112,8 +112,8 @@ async function regenerate(req: IncomingMessage, res: ServerResponse, deps: Admin
   const key = `sk-${randomBytes(24).toString('base64url')}`;
   const token = keyFingerprint(key);
   const record: KeyRecord = { ...current, token, key_name: maskKey(key), updated_at: new Date().toISOString() };
-  await putRecord(deps.keys.keys, token, record);
-  await deleteRecord(deps.keys.keys, current.token);
+  await stores(deps).keys.write(token, record);
+  await stores(deps).keys.remove(current.token);
   sendJson(res, 200, { key, ...view(record) });
 }
 
@@ -134,7 +134,7 @@ function list(url: URL, res: ServerResponse, deps: AdminDeps): void {
   const team = url.searchParams.get('team_id');
   const alias = url.searchParams.get('key_alias');
   const full = url.searchParams.get('return_full_object') === 'true';
-  const records = [...deps.keys.keys.entries()]
+  const records = [...stores(deps).keys.entries()]
     .map(([, r]) => r)
     .filter((r) => (team === null || r.team_id === team) && (alias === null || r.key_alias === alias))
     .sort((a, b) => a.created_at.localeCompare(b.created_at));

@@ -4,7 +4,7 @@ import { allowsServer, stdioProblems, urlProblem, type Principal, type StoredSer
 import { parseServerEntry, type ServerConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import { sendJson } from '../http-replies.js';
-import { type AdminDeps, badRequest, deleteRecord, objectBody, optionalString, putRecord, requireAdmin } from './common.js';
+import { type AdminDeps, badRequest, stores, objectBody, optionalString, requireAdmin } from './common.js';
 
 const MASK = '********';
 const SERVER_ID = /^[A-Za-z0-9_.=-]{1,128}$/;
@@ -95,7 +95,7 @@ async function create(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   const now = new Date().toISOString();
   const alias = optionalString(body, 'alias');
   const stored: StoredServer = { v: 1, server_id: id, server_name: name, ...(alias === undefined ? {} : { alias }), entry, created_at: now, updated_at: now };
-  await putRecord(deps.servers.mirror, id, stored);
+  await stores(deps).servers.write(id, stored);
   await waitForDirectory(deps, () => deps.servers.get(name) !== undefined);
   deps.log.info({ serverId: id, server: name, transport: server.transport }, 'MCP server added through the API');
   sendJson(res, 200, view(server, stored, true));
@@ -120,7 +120,7 @@ async function update(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   const server = await checkedServer(name, entry, deps);
   const alias = optionalString(body, 'alias') ?? current.alias;
   const stored: StoredServer = { ...current, server_name: name, ...(alias === undefined ? {} : { alias }), entry, updated_at: new Date().toISOString() };
-  await putRecord(deps.servers.mirror, current.server_id, stored);
+  await stores(deps).servers.write(current.server_id, stored);
   await waitForDirectory(deps, () => deps.servers.stored(current.server_id)?.updated_at === stored.updated_at);
   sendJson(res, 200, view(server, stored, true));
 }
@@ -131,7 +131,7 @@ async function remove(id: string, res: ServerResponse, deps: AdminDeps): Promise
     if (deps.servers.get(id) !== undefined) throw new McpbusError(ErrorCode.Forbidden, `Server "${id}" is defined in config.yaml and is read-only here; remove it there`);
     throw new McpbusError(ErrorCode.NotFound, `No MCP server with server_id "${id}"`);
   }
-  await deleteRecord(deps.servers.mirror, current.server_id);
+  await stores(deps).servers.remove(current.server_id);
   deps.log.info({ serverId: current.server_id, server: current.server_name }, 'MCP server removed through the API');
   sendJson(res, 202, { server_id: current.server_id, deleted: true });
 }

@@ -3,14 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal, TeamRecord } from '@mcpbus/access';
 import { ErrorCode, McpbusError } from '@mcpbus/protocol';
 import { sendJson } from '../http-replies.js';
-import { type AdminDeps, badRequest, deleteRecord, objectBody, optionalBoolean, optionalCount, optionalObject, optionalString, pageOfList, paging, putRecord, requireAdmin, stringList } from './common.js';
+import { type AdminDeps, badRequest, stores, objectBody, optionalBoolean, optionalLimit, optionalObject, optionalString, pageOfList, paging, requireAdmin, stringList } from './common.js';
 import { readGrant } from './grants.js';
 
 // A team id is a KV key (and shows up in URLs): keep it to safe characters.
 const TEAM_ID = /^[A-Za-z0-9_.=-]{1,128}$/;
 
 function findTeam(id: string | undefined | null, deps: AdminDeps): TeamRecord {
-  const team = id === undefined || id === null ? undefined : deps.keys.teams.get(id);
+  const team = id === undefined || id === null ? undefined : stores(deps).teams.get(id);
   if (team === undefined) throw new McpbusError(ErrorCode.NotFound, id === undefined || id === null ? 'Name the team: team_id' : `No team "${id}"`);
   return team;
 }
@@ -19,8 +19,8 @@ function teamFields(body: Record<string, unknown>, deps: AdminDeps): Partial<Tea
   const fields: Record<string, unknown> = {
     team_alias: optionalString(body, 'team_alias'),
     object_permission: readGrant(body, deps.servers),
-    rpm_limit: optionalCount(body, 'rpm_limit'),
-    max_parallel_requests: optionalCount(body, 'max_parallel_requests'),
+    rpm_limit: optionalLimit(body, 'rpm_limit'),
+    max_parallel_requests: optionalLimit(body, 'max_parallel_requests'),
     blocked: optionalBoolean(body, 'blocked'),
     metadata: optionalObject(body, 'metadata'),
   };
@@ -36,10 +36,10 @@ async function create(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   const body = await objectBody(req, deps);
   const teamId = optionalString(body, 'team_id') ?? randomUUID();
   if (!TEAM_ID.test(teamId)) throw badRequest('team_id may use letters, digits and _ . = - (up to 128)');
-  if (deps.keys.teams.get(teamId) !== undefined) throw badRequest(`team "${teamId}" exists already`);
+  if (stores(deps).teams.get(teamId) !== undefined) throw badRequest(`team "${teamId}" exists already`);
   const now = new Date().toISOString();
   const team: TeamRecord = { v: 1, team_id: teamId, blocked: false, metadata: {}, ...teamFields(body, deps), created_at: now, updated_at: now };
-  await putRecord(deps.keys.teams, teamId, team);
+  await stores(deps).teams.write(teamId, team);
   sendJson(res, 200, view(team));
 }
 
@@ -47,7 +47,7 @@ async function update(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
   const body = await objectBody(req, deps);
   const current = findTeam(optionalString(body, 'team_id'), deps);
   const team: TeamRecord = { ...current, ...teamFields(body, deps), updated_at: new Date().toISOString() };
-  await putRecord(deps.keys.teams, team.team_id, team);
+  await stores(deps).teams.write(team.team_id, team);
   sendJson(res, 200, view(team));
 }
 
@@ -55,19 +55,19 @@ async function setBlocked(req: IncomingMessage, res: ServerResponse, deps: Admin
   const body = await objectBody(req, deps);
   const current = findTeam(optionalString(body, 'team_id'), deps);
   const team: TeamRecord = { ...current, blocked, updated_at: new Date().toISOString() };
-  await putRecord(deps.keys.teams, team.team_id, team);
+  await stores(deps).teams.write(team.team_id, team);
   sendJson(res, 200, view(team));
 }
 
-const keysOf = (teamId: string, deps: AdminDeps) => [...deps.keys.keys.entries()].map(([, k]) => k).filter((k) => k.team_id === teamId);
+const keysOf = (teamId: string, deps: AdminDeps) => [...stores(deps).keys.entries()].map(([, k]) => k).filter((k) => k.team_id === teamId);
 
 /** `/team/delete` with `{ team_ids }`: the teams and their keys go (a key of a deleted team stops working anyway). */
 async function remove(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): Promise<void> {
   const body = await objectBody(req, deps);
   const teams = stringList(body, 'team_ids').map((id) => findTeam(id, deps));
   for (const team of teams) {
-    await deleteRecord(deps.keys.teams, team.team_id);
-    for (const key of keysOf(team.team_id, deps)) await deleteRecord(deps.keys.keys, key.token);
+    await stores(deps).teams.remove(team.team_id);
+    for (const key of keysOf(team.team_id, deps)) await stores(deps).keys.remove(key.token);
   }
   sendJson(res, 200, { deleted_teams: teams.map((t) => t.team_id) });
 }
@@ -83,7 +83,7 @@ function info(url: URL, res: ServerResponse, principal: Principal, deps: AdminDe
 
 function list(url: URL, res: ServerResponse, deps: AdminDeps): void {
   const { page, size } = paging(url);
-  const teams = [...deps.keys.teams.entries()].map(([, t]) => t).sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const teams = [...stores(deps).teams.entries()].map(([, t]) => t).sort((a, b) => a.created_at.localeCompare(b.created_at));
   sendJson(res, 200, pageOfList(teams, page, size).items.map(view));
 }
 
