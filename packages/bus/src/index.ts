@@ -5,3 +5,4 @@ export * from './api-key.js';
 export * from './submissions.js';
 export * from './audit.js';
 export * from './call-broadcasts.js';
+export { trackConnection, type ConnectionState } from './connection-state.js';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { decodeBody, type NatsConnection } from '@mcpbus/bus';
+import { decodeBody, trackConnection, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { FULL_ACCESS } from '@mcpbus/access';
 import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
@@ -135,14 +135,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   // Requests being answered; legacy SSE streams leave this set once they are open.
   const active = new Set<ServerResponse>();
   let draining = false;
-  // isClosed() stays false while the client reconnects; readiness wants to know that too.
-  let natsConnected = true;
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') natsConnected = false;
-      else if (status.type === 'reconnect') natsConnected = true;
-    }
-  })();
+  const natsState = trackConnection(nc);
 
   /**
    * Host/Origin and API key checks shared by every route: the caller's principal (the master key,
@@ -213,7 +206,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {
-    const natsUp = natsConnected && !nc.isClosed();
+    const natsUp = natsState.connected();
     const workers = natsUp && (await bus.pingWorkers(1_000));
     const ready = natsUp && workers;
     sendJson(res, ready ? 200 : 503, {

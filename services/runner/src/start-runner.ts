@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { encodeJson, listenForCancels, publishCallEnd, recordCall, type NatsConnection } from '@mcpbus/bus';
+import { encodeJson, trackConnection, listenForCancels, publishCallEnd, recordCall, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
@@ -38,6 +38,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const runnerId = options.runnerId ?? `runner-${randomUUID().slice(0, 8)}`;
   const log = options.log.child({ role: 'runner', runnerId });
   const subjects = createSubjects(settings.subjectRoot);
+  const natsState = trackConnection(nc);
   const { redis } = await connectRedis(options.redisUrl, 'consumer', log);
   const store = createTaskStore(redis, settings.subjectRoot);
   // Jobs may call servers added through the admin API: the runner follows the directory too.
@@ -142,7 +143,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
 
   return {
     runnerId,
-    ready: () => redis.status === 'ready' && !nc.isClosed() && !closing,
+    ready: () => redis.status === 'ready' && natsState.connected() && !closing,
     close() {
       closing ??= drain();
       return closing;

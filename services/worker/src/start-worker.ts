@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createArgumentValidator } from '@mcpbus/catalog';
 import type { McpbusConfig } from '@mcpbus/config';
-import { apiKeyOf, decodeBody, encodeJson, ensureSubmissionStream, errorReply, listenForCancels, publishCallEnd, recordCall, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
+import { apiKeyOf, trackConnection, decodeBody, encodeJson, ensureSubmissionStream, errorReply, listenForCancels, publishCallEnd, recordCall, startSubmissionIntake, type Msg, type NatsConnection, type SubmissionIntake, type Subscription } from '@mcpbus/bus';
 import {
   ErrorCode,
   McpbusError,
@@ -57,6 +57,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
   const log = options.log.child({ role: 'worker', workerId });
   const subjects = createSubjects(config.settings.subjectRoot);
+  const natsState = trackConnection(nc);
   const catalog = createCatalogCache({ ttlMs: config.settings.catalogTtlMs, separator: config.settings.toolSeparator, log });
   const validator = createArgumentValidator();
   const directory = await startServerDirectory(nc, config, log);
@@ -300,7 +301,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 
   return {
     workerId,
-    ready: () => !nc.isClosed() && closing === undefined,
+    ready: () => natsState.connected() && closing === undefined,
     close() {
       closing ??= drain();
       return closing;
