@@ -1,3 +1,4 @@
+import { natsConnectOptions } from '@mcpbus/bus';
 import { DEFAULT_NATS_URL } from '@mcpbus/config';
 import { McpbusClientError, connect, type BusClient, type Progress } from '@mcpbus/client';
 import { loadConfigOrReport } from '@mcpbus/runtime';
@@ -64,7 +65,8 @@ export async function clientCommand(a: ClientArgs): Promise<number> {
   }
   let client: BusClient | undefined;
   try {
-    client = await connect({ servers: natsUrl, subjectRoot: root, ...(key === undefined ? {} : { apiKey: key }) });
+    const { servers, ...credentials } = natsConnectOptions(natsUrl);
+    client = await connect({ servers, subjectRoot: root, nats: credentials, ...(key === undefined ? {} : { apiKey: key }) });
     if (a.command === 'tools') {
       for (const tool of await client.listTools()) out(`${tool.name.padEnd(40)}  ${(tool.description ?? '').split('\n')[0] ?? ''}`);
       return 0;
