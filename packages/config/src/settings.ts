@@ -31,6 +31,13 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['max_concurrent_calls_per_key', 'maxConcurrentCallsPerKey', 1_000_000],
 ];
 
+/** Lists of non-empty strings, by config key. */
+const STRING_LIST_KEYS = [
+  ['allowed_hosts', 'allowedHosts'],
+  ['upstream_url_allowlist', 'upstreamUrlAllowlist'],
+  ['api_stdio_commands', 'apiStdioCommands'],
+] as const;
+
 /** Limits where 0 turns the limit off. */
 const ZERO_MEANS_OFF: ReadonlySet<IntegerKey> = new Set(['rateLimitPerMinute', 'maxConcurrentCallsPerKey']);
 
@@ -39,10 +46,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'local_tools_server',
   'tool_separator',
   'subject_root',
-  'allowed_hosts',
   'allowed_origins',
-  'upstream_url_allowlist',
-  'api_stdio_commands',
+  ...STRING_LIST_KEYS.map(([key]) => key),
   ...INTEGER_KEYS.map(([key]) => key),
 ]);
 
@@ -84,27 +89,17 @@ export function readSettings(ctx: Ctx, value: unknown, path: string): { settings
     } else if (text !== undefined) settings.subjectRoot = text;
   }
 
-  const hosts = map.get('allowed_hosts');
-  if (!isAbsent(hosts)) {
-    const list = readNonEmptyStrings(ctx, hosts, at('allowed_hosts'));
-    if (list !== undefined) settings.allowedHosts = list;
+  for (const [key, field] of STRING_LIST_KEYS) {
+    const raw = map.get(key);
+    if (isAbsent(raw)) continue;
+    const list = readNonEmptyStrings(ctx, raw, at(key));
+    if (list !== undefined) settings[field] = list;
   }
 
   const origins = map.get('allowed_origins');
   if (!isAbsent(origins)) {
     const list = readOrigins(ctx, origins, at('allowed_origins'));
     if (list !== undefined) settings.allowedOrigins = list;
-  }
-
-  const allowlist = map.get('upstream_url_allowlist');
-  if (!isAbsent(allowlist)) {
-    const list = readNonEmptyStrings(ctx, allowlist, at('upstream_url_allowlist'));
-    if (list !== undefined) settings.upstreamUrlAllowlist = list;
-  }
-  const commands = map.get('api_stdio_commands');
-  if (!isAbsent(commands)) {
-    const list = readNonEmptyStrings(ctx, commands, at('api_stdio_commands'));
-    if (list !== undefined) settings.apiStdioCommands = list;
   }
 
   for (const [key, field, max] of INTEGER_KEYS) {
