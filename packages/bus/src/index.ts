@@ -6,3 +6,4 @@ export * from './submissions.js';
 export * from './audit.js';
 export * from './call-broadcasts.js';
 export { trackConnection, type ConnectionState } from './connection-state.js';
+export { traceContextOf, withTraceHeaders } from './trace-headers.js';

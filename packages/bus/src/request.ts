@@ -1,9 +1,11 @@
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type MsgHdrs } from '@nats-io/transport-node';
 import { ErrorCode, McpbusError, type ErrorBody, messageOf } from '@mcpbus/protocol';
 import { decodeBody, encodeJson } from './codec.js';
+import { withTraceHeaders } from './trace-headers.js';
 
 export interface BusRequestOptions {
   timeoutMs: number;
+  /** Sent as they are, plus the active trace context (W3C `traceparent`), which is added to them. */
   headers?: MsgHdrs;
   /** Names what was asked, for error messages ("tools/list", "call of fixture-echo"). */
   what: string;
@@ -23,10 +25,11 @@ export interface OkReply<T> {
 
 export async function busRequest<T>(nc: NatsConnection, subject: string, body: unknown, options: BusRequestOptions): Promise<OkReply<T>> {
   let reply;
+  const headers = withTraceHeaders(options.headers);
   try {
     reply = await nc.request(subject, encodeJson(body), {
       timeout: Math.max(1, Math.floor(options.timeoutMs)),
-      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(headers === undefined ? {} : { headers }),
     });
   } catch (err: unknown) {
     throw toBusError(err, options);

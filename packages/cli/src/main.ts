@@ -18,7 +18,9 @@ const USAGE = `usage:
                                  list, call and durably submit over the bus of a running mcpbus
                                  (the key: --key, MCPBUS_API_KEY, or the config's master key)
 
-environment: NATS_URL, REDIS_URL, LOG_LEVEL, MCPBUS_MASTER_KEY, MCPBUS_API_KEY`;
+environment: NATS_URL, REDIS_URL, LOG_LEVEL, MCPBUS_MASTER_KEY, MCPBUS_API_KEY,
+             OTEL_EXPORTER_OTLP_ENDPOINT (export traces; docs/observability.md)
+--health-port serves /health/liveness, /health/readiness and /metrics (no key: keep it internal)`;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 

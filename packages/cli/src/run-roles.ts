@@ -3,6 +3,7 @@ import type { McpbusConfig, RuntimeEnv } from '@mcpbus/config';
 import { startIngress, type IngressHandle } from '@mcpbus/ingress';
 import { startRunner } from '@mcpbus/runner';
 import { startWorker } from '@mcpbus/worker';
+import { collectProcessMetrics } from '@mcpbus/logging';
 import type { Logger } from 'pino';
 
 export const ROLES = ['ingress', 'worker', 'runner'] as const;
@@ -36,6 +37,7 @@ export async function runRoles(options: RunRolesOptions): Promise<RolesHandle> {
   let nc: NatsConnection | undefined;
   let ingress: IngressHandle | undefined;
   const readiness: (() => boolean)[] = [];
+  collectProcessMetrics();
   const closeAll = async (): Promise<void> => {
     // Reverse start order: ingress stops taking calls before the workers behind it drain.
     for (const close of closers.reverse()) await close().catch((err: unknown) => log.error({ err: String(err) }, 'close failed'));

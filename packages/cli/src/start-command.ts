@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadRuntimeEnv } from '@mcpbus/config';
 import { loadConfigOrReport, logConfigSummary, untilSignal } from '@mcpbus/runtime';
-import { createLogger } from '@mcpbus/logging';
+import { createLogger, startTracing } from '@mcpbus/logging';
 import { ensureInfra, type InfraService } from './infra.js';
 import { startHealthServer } from './health-server.js';
 import { runRoles, type Role } from './run-roles.js';
@@ -41,11 +41,15 @@ export async function startCommand(args: StartArgs): Promise<number> {
     return 1;
   }
 
+  // Spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise tracing is a no-op.
+  const tracing = await startTracing({ env: args.env, serviceName: 'mcpbus', attributes: { 'mcpbus.roles': args.roles.join(',') } });
+  if (tracing.enabled) log.info('tracing: spans are exported over OTLP/HTTP');
   let roles;
   try {
     roles = await runRoles({ config, runtime, roles: args.roles, port: args.port, host: args.host, log });
   } catch (err: unknown) {
     process.stderr.write(`mcpbus: could not start: ${messageOf(err)}\n`);
+    await tracing.close();
     await infra.stop();
     return 1;
   }
@@ -57,6 +61,7 @@ export async function startCommand(args: StartArgs): Promise<number> {
     } catch (err: unknown) {
       process.stderr.write(`mcpbus: cannot serve health checks on port ${args.healthPort}: ${messageOf(err)}\n`);
       await roles.close();
+      await tracing.close();
       await infra.stop();
       return 1;
     }
@@ -66,6 +71,7 @@ export async function startCommand(args: StartArgs): Promise<number> {
   return untilSignal(async () => {
     await health?.close();
     await roles.close();
+    await tracing.close();
     await infra.stop();
   }, log);
 }

@@ -25,6 +25,11 @@ export interface CallJob {
   timeoutMs: number;
   /** The caller's own credentials for the server (kept in Redis with the job for as long as it is). */
   upstreamHeaders?: Record<string, string>;
+  /**
+   * The W3C trace context (`traceparent`, `tracestate`) of the span that queued the job, so the
+   * runner's attempts join the call's trace. Absent when nothing was traced.
+   */
+  trace?: Record<string, string>;
 }
 
 export interface EnqueueOptions {

@@ -30,6 +30,15 @@ export interface CallLimiter {
    * `wait.waitMs` pass (`timeout`).
    */
   run<T>(server: string, limits: CallLimits, wait: WaitBound, work: () => Promise<T>): Promise<T>;
+  /** Each server's calls running and waiting, and whether its circuit is open now (for metrics). */
+  lanes(): Iterable<LaneState>;
+}
+
+export interface LaneState {
+  server: string;
+  running: number;
+  waiting: number;
+  circuitOpen: boolean;
 }
 
 interface Lane {
@@ -54,6 +63,10 @@ export function createCallLimiter(): CallLimiter {
     return lane;
   };
   return {
+    *lanes() {
+      const now = Date.now();
+      for (const [server, lane] of lanes) yield { server, running: lane.running, waiting: lane.waiting.length, circuitOpen: lane.openUntil > now };
+    },
     async run(server, limits, wait, work) {
       const { signal } = wait;
       const lane = laneOf(server);

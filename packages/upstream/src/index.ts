@@ -6,6 +6,6 @@ export * from './call-tool.js';
 export { namespaceBlock, namespacePromptResult, namespaceToolResult } from './namespace-content.js';
 export { scrubResult } from './scrub-result.js';
 export { type LocalToolContext } from './local-tools.js';
-export { startServerPools, type ServerPools, type ServerSource, type ServerPoolsOptions } from './server-pools.js';
+export { startServerPools, upstreamStates, type ServerPools, type ServerSource, type ServerPoolsOptions, type UpstreamState } from './server-pools.js';
 export { createCredentialPools, type CredentialPools } from './credential-pools.js';
-export { createCallLimiter, type CallLimiter, type CallLimits, type WaitBound } from './call-limiter.js';
+export { createCallLimiter, type CallLimiter, type CallLimits, type LaneState, type WaitBound } from './call-limiter.js';

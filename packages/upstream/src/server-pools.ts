@@ -1,5 +1,6 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
+import type { CallLimiter } from './call-limiter.js';
 import { loadLocalTools, localToolsTransportFactory } from './local-tools.js';
 import { createServerSessions, type ListKind, type ServerSessions } from './server-sessions.js';
 
@@ -73,4 +74,29 @@ export async function startServerPools(config: McpbusConfig, source: ServerSourc
       retiring.clear();
     },
   };
+}
+
+/** One server's shared pool and call lane right now. */
+export interface UpstreamState {
+  server: string;
+  poolSize: number;
+  connected: number;
+  running: number;
+  waiting: number;
+  circuitOpen: boolean;
+}
+
+/**
+ * Each server's shared pool (sessions per caller credentials are not counted) and call lane, for
+ * metrics: what a worker or runner reports at scrape time.
+ */
+export function upstreamStates(pools: ServerPools, limiter: CallLimiter): UpstreamState[] {
+  const states = new Map<string, UpstreamState>();
+  for (const pool of pools.values()) states.set(pool.server.name, { server: pool.server.name, ...pool.stats(), running: 0, waiting: 0, circuitOpen: false });
+  for (const lane of limiter.lanes()) {
+    const state = states.get(lane.server);
+    // The lane of a server removed since is not shown.
+    if (state !== undefined) Object.assign(state, { running: lane.running, waiting: lane.waiting, circuitOpen: lane.circuitOpen });
+  }
+  return [...states.values()];
 }

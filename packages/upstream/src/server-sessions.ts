@@ -45,6 +45,8 @@ export interface ServerSessions {
    * session after a restart), so the next caller gets a fresh one.
    */
   discard(client: Client): void;
+  /** How many sessions the pool keeps and how many are connected right now (for metrics). */
+  stats(): { poolSize: number; connected: number };
   /** Closes every session and stops reconnecting; stdio children are terminated. */
   close(): Promise<void>;
 }
@@ -255,6 +257,11 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       // Cleared first, so its close is not counted as a crash: the next caller reconnects at once.
       slot.client = undefined;
       void client.close();
+    },
+    stats() {
+      let connected = 0;
+      for (const slot of slots) if (slot.client !== undefined) connected += 1;
+      return { poolSize: slots.length, connected };
     },
     async acquire() {
       if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);

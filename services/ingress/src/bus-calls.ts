@@ -25,6 +25,7 @@ import {
 } from '@mcpbus/protocol';
 import { watchCall, type CallWatch, type ProgressSink } from './call-watch.js';
 import type { Credential } from './caller.js';
+import { observeBus } from './telemetry.js';
 
 export type { ProgressUpdate } from '@mcpbus/protocol';
 
@@ -36,6 +37,8 @@ const TASK_REQUEST_MS = 5_000;
 const JOB_POLL_MS = 2_000;
 
 export interface CallOptions {
+  /** The call's id (a new one unless given). */
+  callId?: string;
   server: string;
   name: string;
   /** `name` is the upstream tool name (single-server routes). */
@@ -120,13 +123,17 @@ function resultOf(outcome: TaskOutcome): Record<string, unknown> {
 export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCalls {
   const subjects = createSubjects(config.settings.subjectRoot);
 
-  /** A request carrying the caller's key: the worker checks it and takes the owner from it. */
-  const ask = async <T>(who: Credential, subject: string, body: unknown, options: { timeoutMs: number; what: string }) => {
+  /**
+   * A request carrying the caller's key (the worker checks it and takes the owner from it) and
+   * the active trace context; `op` names it in the round-trip metric.
+   */
+  const ask = async <T>(who: Credential, subject: string, body: unknown, options: { timeoutMs: number; what: string; op: string }) => {
     const headers = apiKeyHeaders(who.key);
-    return busRequest<T>(nc, subject, body, headers === undefined ? options : { ...options, headers });
+    const { op, ...request } = options;
+    return observeBus(op, () => busRequest<T>(nc, subject, body, headers === undefined ? request : { ...request, headers }));
   };
   const taskRequest = async <T>(who: Credential, subject: string, body: TaskGetRequest | TaskListRequest | TaskCancelRequest, what: string): Promise<T> =>
-    (await ask<T>(who, subject, body, { timeoutMs: TASK_REQUEST_MS, what })).result;
+    (await ask<T>(who, subject, body, { timeoutMs: TASK_REQUEST_MS, what, op: what })).result;
   const getTask = (who: Credential, taskId: string, withOutcome: boolean): Promise<TaskGetResult> =>
     taskRequest<TaskGetResult>(who, subjects.tasksGet(), { v: 1, taskId, outcome: withOutcome }, 'tasks/get');
   const cancelTask = async (who: Credential, taskId: string, reason: string): Promise<TaskInfo> =>
@@ -184,7 +191,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
   function callBody(options: CallOptions): CallToolRequest {
     const body: CallToolRequest = {
       v: 1,
-      callId: newCallId(),
+      callId: options.callId ?? newCallId(),
       server: options.server,
       name: options.name,
       progress: options.onProgress !== undefined,
@@ -209,13 +216,19 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     const onAbort = (): void => {
       if (queued) return; // a job: untilEnded decides what an abort means
       const cancel: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
-      nc.publish(subjects.callCancel(callId), encodeJson(cancel));
+      try {
+        nc.publish(subjects.callCancel(callId), encodeJson(cancel));
+      } catch {
+        // The connection is draining or closed (this ingress is stopping): the worker's own
+        // deadline ends the call.
+      }
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const reply = (await ask<Record<string, unknown>>(options.who, subjects.toolsCall(options.server), body, {
         timeoutMs: options.timeoutMs + REPLY_GRACE_MS,
         what: `the call of ${options.name}`,
+        op: 'tools/call',
       })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo };
       if ('task' in reply && options.task !== undefined) return { task: reply.task };
       if ('task' in reply) {
@@ -250,7 +263,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       const timeoutMs = config.settings.listDeadlineMs + REPLY_GRACE_MS;
       const body: ListToolsRequest = { v: 1, deadlineAt: Date.now() + config.settings.listDeadlineMs };
       if (servers !== undefined) body.servers = [...servers];
-      const reply = await ask<ListToolsResult>(who, subjects.toolsList(), body, { timeoutMs, what: 'tools/list' });
+      const reply = await ask<ListToolsResult>(who, subjects.toolsList(), body, { timeoutMs, what: 'tools/list', op: 'tools/list' });
       return reply.result;
     },
     callTool,
@@ -272,13 +285,13 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     async listItems(who, kind, servers) {
       const body: ListItemsRequest = { v: 1, kind, deadlineAt: Date.now() + config.settings.listDeadlineMs };
       if (servers !== undefined) body.servers = [...servers];
-      const reply = await ask<ListItemsResult>(who, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list` });
+      const reply = await ask<ListItemsResult>(who, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list`, op: 'items/list' });
       return reply.result;
     },
     async serverRpc(who, server, method, params, byUpstreamName, timeoutMs) {
       const body: ServerRpcRequest = { v: 1, server, method, params, deadlineAt: Date.now() + timeoutMs };
       if (byUpstreamName) body.byUpstreamName = true;
-      const reply = await ask<Record<string, unknown>>(who, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method });
+      const reply = await ask<Record<string, unknown>>(who, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method, op: method });
       return reply.result;
     },
     async pingWorkers(timeoutMs) {

@@ -1,12 +1,14 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { allowsServer } from '@mcpbus/access';
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
-import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, serverOfToolName } from '@mcpbus/protocol';
+import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, newCallId, serverOfToolName } from '@mcpbus/protocol';
+import { silentLogger } from '@mcpbus/logging';
 import type { Logger } from 'pino';
 import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
 import type { ProgressSink } from './call-watch.js';
 import type { Caller } from './caller.js';
 import type { JobCancels } from './job-cancels.js';
+import { UNRESOLVED, observeCall, type CallLabels } from './telemetry.js';
 import { createUpstreamCredentials } from './upstream-credentials.js';
 
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
@@ -60,9 +62,10 @@ function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
  * the JSON fast path, REST): find the server (from the name's prefix, or the scope's single
  * server), refuse names outside the scope without a bus round trip, and call it over the bus.
  */
-export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus: BusCalls, cancels?: JobCancels): CallRelay {
+export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus: BusCalls, cancels?: JobCancels, log: Logger = silentLogger()): CallRelay {
   const credentials = createUpstreamCredentials(servers);
-  const optionsOf = (request: RelayCallRequest): CallOptions => {
+  const separator = config.settings.toolSeparator;
+  const optionsOf = (request: RelayCallRequest, callId: string, labels: CallLabels): CallOptions => {
     const { scope, access } = request.caller;
     const serverName = scope.single ?? serverOfToolName(request.name, config.settings.toolSeparator);
     const inScope = serverName !== undefined && (scope.servers === undefined || scope.servers.includes(serverName));
@@ -70,9 +73,12 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
     // A restricted key hears the same answer for a server it may not use as for one that does not exist.
     if (target === undefined && access.servers !== undefined) throw new McpbusError(ErrorCode.NotPermitted, `Tool ${request.name} is not permitted for this key`);
     if (target === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${request.name}`);
+    labels.server = target.name;
+    labels.tool = scope.single !== undefined || !request.name.startsWith(target.name + separator) ? request.name : request.name.slice(target.name.length + separator.length);
     const idempotencyKey = idempotencyKeyOf(request);
     const upstreamHeaders = request.caller.clientHeaders === undefined ? undefined : credentials(target, request.caller.clientHeaders, request.caller.key);
     return {
+      callId,
       server: target.name,
       name: request.name,
       byUpstreamName: scope.single !== undefined,
@@ -96,14 +102,19 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
     if (cancels === undefined || requestId === undefined || request.caller.abortCancelsJob) return {};
     return { onQueued: (taskId) => cancels.track(request.caller, request.caller.sessionId, requestId, taskId) };
   };
-  const invoke = async (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
-    try {
-      return await bus.callTool(task === undefined ? optionsOf(request) : { ...optionsOf(request), task });
-    } catch (err: unknown) {
-      if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted)
-        throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } });
-      throw err;
-    }
+  const invoke = (request: RelayCallRequest, task?: CallOptions['task']): Promise<CallResult> => {
+    const callId = newCallId();
+    const labels: CallLabels = { server: UNRESOLVED, tool: UNRESOLVED };
+    return observeCall(callId, request.name, labels, log, async () => {
+      try {
+        const options = optionsOf(request, callId, labels);
+        return await bus.callTool(task === undefined ? options : { ...options, task });
+      } catch (err: unknown) {
+        if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted)
+          throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } });
+        throw err;
+      }
+    });
   };
   return {
     async call(request) {

@@ -26,6 +26,7 @@ import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 import { createJobCancels } from './job-cancels.js';
 import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
+import { observeRequest, serveMetrics } from './telemetry.js';
 
 export interface StartIngressOptions {
   config: McpbusConfig;
@@ -69,7 +70,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const servers = await startServerDirectory(nc, config, log);
   const keys = await startKeyDirectory(nc, config, log, (ref) => servers.resolveRef(ref));
   const cancels = createJobCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
-  const untracked = createCallRelay(config, servers, bus, cancels);
+  const untracked = createCallRelay(config, servers, bus, cancels, log);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
   const tracked = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
@@ -216,10 +217,22 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     });
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+  /**
+   * Metrics name every server and tool, so only the master key reads them here (or anyone, when
+   * no master key is set). Scrapers that cannot send a key use `--health-port`, which is meant
+   * to stay on an internal network. No Host/Origin check: a browser cannot present the key.
+   */
+  async function serveIngressMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const principal = keys.authenticate(presentedKey(req.headers));
+    if (principal instanceof McpbusError) return sendRestError(res, principal);
+    if (!principal.admin && config.masterKey !== undefined) return sendRestError(res, new McpbusError(ErrorCode.Forbidden, 'Only the master key may read /metrics'));
+    return serveMetrics(res);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/health/liveliness' || path === '/health/liveness') return sendJson(res, 200, "I'm alive!");
     if (path === '/health/readiness') return serveReadiness(res);
+    if (path === '/metrics') return serveIngressMetrics(req, res);
     // REST paths come first: a server named "enabled" or "tools" is reached as /{server}/mcp.
     const restRoute = restRouteOf(path);
     if (restRoute !== undefined) {
@@ -245,9 +258,13 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   const server = createServer((req, res) => {
+    // A draining ingress answers every request (even on a connection a balancer keeps alive)
+    // with Connection: close, so the balancer stops sending it more.
+    if (draining) res.setHeader('Connection', 'close');
     active.add(res);
     res.on('close', () => active.delete(res));
-    route(req, res).catch((err: unknown) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    observeRequest(req, res, path, () => route(req, res, path)).catch((err: unknown) => {
       log.error({ err: messageOf(err) }, 'request failed');
       sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));
     });
@@ -270,8 +287,13 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     server.closeIdleConnections();
     const until = Date.now() + settings.drainTimeoutMs;
     draining = true;
+    for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
     legacy.startDraining();
-    while ((active.size > 0 || calls > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    while ((active.size > 0 || calls > 0) && Date.now() < until) {
+      // Connections busy at SIGTERM become idle as their answers end: close them then.
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 25));
+    }
     changes.unsubscribe();
     for (const timer of pendingChanges.values()) clearTimeout(timer);
     cancels.close();

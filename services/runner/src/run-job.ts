@@ -12,6 +12,7 @@ import {
   type TaskStatus,
 } from '@mcpbus/protocol';
 import { callUpstreamTool, type CallLimiter, type CallLimits, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { observeUpstreamCall, traceFields } from '@mcpbus/logging';
 import type { Logger } from 'pino';
 
 /** Failures worth another attempt of a retriable call: the upstream was not reached or did not answer in time. */
@@ -83,7 +84,7 @@ export async function endTask(deps: Pick<RunJobDeps, 'store' | 'publishResult' |
 export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Record<string, unknown>> {
   const data = job.data;
   const { callId } = data;
-  const log = deps.log.child({ callId, server: data.server, tool: data.tool, attempt: job.attemptsStarted });
+  const log = deps.log.child({ callId, server: data.server, tool: data.tool, attempt: job.attemptsStarted, ...traceFields() });
   // Tracked before the start is recorded, so a cancel that comes right after it is not missed.
   const abort = new AbortController();
   const untrack = deps.track(callId, abort);
@@ -119,7 +120,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
       // A job waits for a slot as long as it takes (job_concurrency bounds how many do), and the
       // breaker is the inline path's: a job refused without calling would end for nothing.
       const limits = { ...deps.limitsOf(data.server), maxQueued: Number.MAX_SAFE_INTEGER, breakAfter: 0 };
-      result = await deps.limiter.run(data.server, limits, { signal: abort.signal, waitMs: Number.POSITIVE_INFINITY }, () => callUpstreamTool(sessions, {
+      result = await deps.limiter.run(data.server, limits, { signal: abort.signal, waitMs: Number.POSITIVE_INFINITY }, () => observeUpstreamCall('runner', data.server, data.upstreamName, () => callUpstreamTool(sessions, {
         upstreamName: data.upstreamName,
         arguments: data.arguments,
         signal: abort.signal,
@@ -132,7 +133,7 @@ export async function runJob(job: Job<CallJob>, deps: RunJobDeps): Promise<Recor
           void job.updateProgress(p).catch(() => undefined);
           void deps.store.progress(callId, p, events).catch(() => undefined);
         },
-      }));
+      })));
     } catch (err: unknown) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
       // A runner shutting down leaves the task as it is: another runner decides what happens to it.

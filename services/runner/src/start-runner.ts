@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { encodeJson, trackConnection, listenForCancels, publishCallEnd, recordCall, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
-import { CALL_QUEUE, connectRedis, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
+import { CALL_QUEUE, connectRedis, createCallQueue, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
 import { createCallLimiter, createCredentialPools, startServerPools } from '@mcpbus/upstream';
 import { allowsTool, startKeyDirectory, startServerDirectory } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
+import { countJob, registerRunnerGauges, traceJob } from './telemetry.js';
 
 export interface StartRunnerOptions {
   config: McpbusConfig;
@@ -59,11 +60,15 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const running = new Map<string, AbortController>();
   const publishResult = (event: ResultEvent, replyTo?: string): void => publishCallEnd(nc, subjects, event, replyTo);
   const cancelSub = listenForCancels(nc, subjects, running, log);
+  // Only counted at scrape time, on the runner's own connection.
+  const queue = createCallQueue(redis, settings.subjectRoot);
+  queue.on('error', () => undefined);
+  const unregisterGauges = registerRunnerGauges({ sessions, limiter, running, queue, queueKey: jobKeys(settings.subjectRoot).bullPrefix, queueReady: () => redis.status === 'ready' });
 
   const worker = new Worker<CallJob, Record<string, unknown>>(
     CALL_QUEUE,
     (job) =>
-      runJob(job, {
+      traceJob(job, () => runJob(job, {
         sessions,
         credentials,
         limiter,
@@ -74,8 +79,9 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
         maxOutcomeBytes: maxOutcomeBytes(nc.info?.max_payload),
         publishProgress: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
         publishResult,
-        audit: (job, owner, outcome, durationMs) =>
-          recordCall(nc, subjects, log, {
+        audit: (job, owner, outcome, durationMs) => {
+          countJob(job, outcome);
+          recordCall(nc, subjects, log.child({ callId: job.callId, server: job.server, tool: job.tool }), {
             callId: job.callId,
             owner,
             server: job.server,
@@ -85,13 +91,14 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
             durationMs,
             job: true,
             ...(settings.auditArguments ? { arguments: job.arguments } : {}),
-          }),
+          });
+        },
         track: (callId, abort) => {
           running.set(callId, abort);
           return () => running.delete(callId);
         },
         log,
-      }),
+      })),
     {
       connection: redis,
       prefix: jobKeys(settings.subjectRoot).bullPrefix,
@@ -134,6 +141,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     // A forced close must not hang on a connection that is gone.
     await Promise.race([worker.close(true).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     cancelSub.unsubscribe();
+    unregisterGauges();
+    await queue.close().catch(() => undefined);
     await sessions.close();
     await credentials.close();
     await Promise.allSettled([directory.close(), keys.close()]);

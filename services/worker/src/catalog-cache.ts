@@ -3,6 +3,7 @@ import type { CatalogTool, ServerFailure } from '@mcpbus/protocol';
 import type { ServerSessions } from '@mcpbus/upstream';
 import type { ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
+import { SpanKind, catalogRefreshes, catalogTools, inSpan } from '@mcpbus/logging';
 import { fetchAllPages, settleServers, withDeadline } from './upstream-lists.js';
 
 /** A call to an unknown name refreshes a catalog at most this often, so callers cannot flood an upstream. */
@@ -67,13 +68,21 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
     let pending = inflight.get(name);
     if (pending === undefined) {
       const generation = generations.get(name) ?? 0;
-      pending = fetchAll(sessions, deadlineMs)
-        .then((entry) => {
-          if ((generations.get(name) ?? 0) !== generation) entry.stale = true;
-          entries.set(name, entry);
-          options.log.debug({ server: name, tools: entry.tools.length }, 'catalog refreshed');
-          return entry;
-        })
+      pending = inSpan('upstream tools/list', { kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/list', 'mcpbus.server': name } }, () => fetchAll(sessions, deadlineMs))
+        .then(
+          (entry) => {
+            if ((generations.get(name) ?? 0) !== generation) entry.stale = true;
+            entries.set(name, entry);
+            catalogRefreshes.inc({ server: name, outcome: 'ok' });
+            catalogTools.set({ server: name }, entry.tools.length);
+            options.log.debug({ server: name, tools: entry.tools.length }, 'catalog refreshed');
+            return entry;
+          },
+          (err: unknown) => {
+            catalogRefreshes.inc({ server: name, outcome: 'error' });
+            throw err;
+          },
+        )
         .finally(() => inflight.delete(name));
       inflight.set(name, pending);
     }

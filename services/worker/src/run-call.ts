@@ -1,6 +1,7 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
-import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { observeUpstreamCall } from '@mcpbus/logging';
 import { callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
@@ -18,6 +19,8 @@ export interface RunCallDeps {
   credentials?: CredentialPools;
   /** Per-upstream bounds on running and waiting calls. */
   limiter?: CallLimiter;
+  /** Told which catalog tool the call names, once it is found (metrics label calls by it). */
+  onResolved?: (entry: CatalogTool) => void;
 }
 
 /** A finished call (`result`, after `events` progress events), or one that became a job (`task`). */
@@ -46,11 +49,16 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   if (access.tools.has(server.name) && (entry === undefined || !allowsTool(access, server.name, entry.upstreamName)))
     throw new McpbusError(ErrorCode.NotPermitted, `Tool ${req.name} is not permitted for this key`);
   if (entry === undefined) throw new McpbusError(ErrorCode.UnknownTool, `Unknown tool: ${req.name}`, { data: { server: server.name } });
+  deps.onResolved?.(entry);
 
   const args = req.arguments ?? {};
   // Bus callers skip the ingress's body checks: arguments that could overflow a recursive schema are refused here too.
   if (nestsDeeperThan(args)) throw new McpbusError(ErrorCode.InvalidParams, `the arguments of ${req.name} nest deeper than ${MAX_JSON_DEPTH} levels`);
   const check = deps.validator.check(entry.tool.inputSchema, args);
+  // An input schema the gateway refused to apply (over its limits): no call of the tool can be
+  // checked, so none goes through. A tool error, not invalid arguments: the upstream must fix it.
+  if (!check.ok && check.schemaRefused === true)
+    return { result: toolError(`Tool ${req.name} cannot be called: ${check.problems.join('; ')} (the schema is published by upstream server "${server.name}")`), events: 0 };
   if (!check.ok) {
     const result = toolError(`Invalid arguments for tool ${req.name}:\n${check.problems.map((p) => `- ${p}`).join('\n')}`);
     // Marks the error as the gateway's own, so REST callers can get a 400 instead of a result.
@@ -71,7 +79,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     ({ sessions: callSessions, release } = deps.credentials.use(sessions, req.upstreamHeaders));
   }
   let seq = 0;
-  const call = (): Promise<Record<string, unknown>> => callUpstreamTool(callSessions, {
+  const call = (): Promise<Record<string, unknown>> => observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, {
     upstreamName: entry.upstreamName,
     arguments: args,
     signal,
@@ -87,7 +95,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
           },
         }
       : {}),
-  });
+  }));
   // Only failures that say something about the server count toward its circuit breaker: not a
   // caller's own credentials being refused, nor a caller's deadline shorter than the server's.
   // (The ingress sets the server's own timeout as the deadline; a second covers transit and margins.)

@@ -19,7 +19,8 @@ import {
   type TaskGetRequest,
   type TaskListRequest,
 } from '@mcpbus/protocol';
-import { connectRedis, createCallQueue, createKeyLimits, createTaskStore } from '@mcpbus/jobs';
+import { connectRedis, createCallQueue, createKeyLimits, createTaskStore, jobKeys } from '@mcpbus/jobs';
+import { activeSpan, traceFields } from '@mcpbus/logging';
 import { createCallLimiter, createCredentialPools, startServerPools, type ServerSessions } from '@mcpbus/upstream';
 import { allowsServer, allowsTool, startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
 import type { Logger } from 'pino';
@@ -29,6 +30,7 @@ import { runCall } from './run-call.js';
 import { createJobSubmitter } from './submit-job.js';
 import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
+import { UNRESOLVED, countCall, registerWorkerGauges, traceRequest, traceSubmission } from './telemetry.js';
 
 export interface StartWorkerOptions {
   config: McpbusConfig;
@@ -88,6 +90,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
   const tasks = createTaskRequests(store, nc, subjects, log);
   const running = new Map<string, AbortController>();
+  const unregisterGauges = registerWorkerGauges({ sessions, limiter, running, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
   let listing = 0;
   let closing: Promise<void> | undefined;
 
@@ -165,8 +168,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       throw new McpbusError(ErrorCode.UnknownServer, `Unknown tool: ${req.name} (no server "${req.server}" is configured)`);
     const abort = new AbortController();
     running.set(req.callId, abort);
-    const callLog = log.child({ callId: req.callId, server: req.server, tool: req.name });
+    activeSpan()?.updateName(`tools/call ${req.name}`);
+    const callLog = log.child({ callId: req.callId, server: req.server, tool: req.name, ...traceFields() });
     const started = Date.now();
+    let tool = UNRESOLVED;
     const audit = (outcome: AuditOutcome, errorCode?: string): void =>
       recordCall(nc, subjects, callLog, {
         callId: req.callId,
@@ -189,7 +194,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         submitJob,
         credentials,
         limiter,
+        onResolved: (entry) => (tool = entry.upstreamName),
       });
+      countCall(req.server, tool, { outcome });
       if ('task' in outcome) {
         audit('queued');
         respond(msg, { ok: true, task: outcome.task });
@@ -199,7 +206,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       }
     } catch (err: unknown) {
       audit('error', err instanceof McpbusError ? err.code : ErrorCode.Internal);
-      throw err;
+      countCall(req.server, tool, { failure: err });
+      if (err instanceof McpbusError) throw err;
+      // Logged here, under the call's id; the caller hears no more than "internal".
+      callLog.error({ err: err instanceof Error ? err.message : String(err) }, 'tools/call failed unexpectedly');
+      throw new McpbusError(ErrorCode.Internal, 'internal error in worker', { cause: err });
     } finally {
       release?.();
       running.delete(req.callId);
@@ -217,12 +228,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   function handle(kind: string, work: (msg: Msg) => Promise<void>) {
+    // Readiness pings are not worth a span each.
+    const traced = kind !== 'ping';
     return (err: Error | null, msg: Msg): void => {
       if (err !== null) {
         log.error({ err: err.message }, `${kind} subscription failed`);
         return;
       }
-      work(msg).catch((failure: unknown) => {
+      (traced ? traceRequest(kind, msg, () => work(msg)) : work(msg)).catch((failure: unknown) => {
         if (!(failure instanceof McpbusError)) log.error({ err: failure instanceof Error ? failure.message : String(failure) }, `${kind} failed unexpectedly`);
         respond(msg, errorReply(failure));
       });
@@ -268,7 +281,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       publishEnd: (event, replyTo) => publishCallEnd(nc, subjects, event, replyTo),
       log,
     });
-    intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => handleSubmission(msg)), {
+    intake = await startSubmissionIntake(nc, subjects, (msg) => counted(() => traceSubmission(msg, () => handleSubmission(msg))), {
       retryDelayMs: 1_000,
       onError: (message) => log.warn({ err: message }, 'submission handling failed; it will be redelivered'),
     });
@@ -291,6 +304,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     }
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
+    unregisterGauges();
     await sessions.close();
     await credentials.close();
     await Promise.allSettled([keys.close(), directory.close()]);

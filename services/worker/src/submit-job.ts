@@ -1,6 +1,7 @@
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, TERMINAL_TASK_STATUSES, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
+import { SpanKind, inSpan, traceCarrier } from '@mcpbus/logging';
 
 /** The shortest TTL a task gets, whatever the client asks: it must outlive a poll or two. */
 const MIN_TASK_TTL_MS = 10_000;
@@ -89,7 +90,12 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       timeoutMs: server.jobTimeoutMs,
       ...(req.upstreamHeaders === undefined ? {} : { upstreamHeaders: req.upstreamHeaders }),
     };
-    const enqueue = (createdAt: number): Promise<void> => enqueueCall(deps.queue, job, { jobId: jobIdOf(createdAt), attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
+    // The job carries the enqueue span's trace context: the runner's attempts continue the call's trace.
+    const enqueue = (createdAt: number): Promise<void> =>
+      inSpan(`enqueue tools/call ${req.name}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'bullmq', 'mcpbus.call_id': taskId } }, () => {
+        const trace = traceCarrier();
+        return enqueueCall(deps.queue, trace === undefined ? job : { ...job, trace }, { jobId: jobIdOf(createdAt), attempts, backoffMs: settings.jobBackoffMs, retentionMs: ttlMs });
+      });
     if (!created) {
       const record = await deps.store.get(taskId, owner);
       if (record === undefined) throw new McpbusError(ErrorCode.UnknownTask, `Task ${taskId} expired as it was looked up; try again`);

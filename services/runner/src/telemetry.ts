@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import type { CallJob, CallQueue } from '@mcpbus/jobs';
+import { JOB_STATES, SpanKind, contextOf, inSpan, registerInFlight, registerQueueSource, registerUpstreamSource, runnerJobWait, runnerJobs } from '@mcpbus/logging';
+import type { TaskOutcome } from '@mcpbus/protocol';
+import { upstreamStates, type CallLimiter, type ServerPools } from '@mcpbus/upstream';
+
+/**
+ * Runs one job attempt in a CONSUMER span that continues the trace the job's data carries (the
+ * worker's enqueue span), so a job call is one trace from the ingress to the upstream. The
+ * first attempt also records how long the job waited in the queue.
+ */
+export function traceJob<T>(job: Job<CallJob>, work: () => Promise<T>): Promise<T> {
+  const data = job.data;
+  if (job.attemptsMade === 0) runnerJobWait.observe({ server: data.server }, Math.max(0, Date.now() - job.timestamp) / 1000);
+  return inSpan(`job tools/call ${data.tool}`, {
+    kind: SpanKind.CONSUMER,
+    parent: contextOf(data.trace),
+    attributes: { 'messaging.system': 'bullmq', 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': data.upstreamName, 'mcpbus.server': data.server, 'mcpbus.call_id': data.callId, 'mcpbus.attempt': job.attemptsMade + 1 },
+  }, work);
+}
+
+/** Counts a job's end (once per job, as it is audited): ok, tool_error, or the error's code. */
+export function countJob(job: CallJob, outcome: TaskOutcome): void {
+  const label = outcome.ok ? (outcome.result['isError'] === true ? 'tool_error' : 'ok') : outcome.error.code;
+  runnerJobs.inc({ server: job.server, tool: job.upstreamName, outcome: label });
+}
+
+export interface RunnerGauges {
+  sessions: ServerPools;
+  limiter: CallLimiter;
+  running: ReadonlyMap<string, unknown>;
+  queue: CallQueue;
+  /** The queue's Redis prefix: roles of one process sharing a queue count it once. */
+  queueKey: string;
+  /** Whether Redis answers: a scrape does not queue commands on a connection that is down. */
+  queueReady(): boolean;
+}
+
+/** What a runner shows at scrape time: its upstream pools and lanes, running jobs, the job queue. */
+export function registerRunnerGauges(gauges: RunnerGauges): () => void {
+  const removers = [
+    registerUpstreamSource({ role: 'runner', sample: () => upstreamStates(gauges.sessions, gauges.limiter) }),
+    registerInFlight('runner', () => gauges.running.size),
+    registerQueueSource(gauges.queueKey, () => (gauges.queueReady() ? gauges.queue.getJobCounts(...JOB_STATES) : Promise.reject(new Error('Redis is not connected')))),
+  ];
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
