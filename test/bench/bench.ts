@@ -1,7 +1,10 @@
-// `pnpm bench [--rate N] [--duration S] [--warmup S] [--concurrency N] [--clients N] [--quick] [--profile DIR]`
+// `pnpm bench [--rate N] [--rates A,B,C] [--duration S] [--warmup S] [--concurrency N] [--clients N]
+//             [--only SECTIONS] [--sessions N] [--idle-sessions N] [--quick] [--split] [--profile DIR]`
 //
 // Compares, in one run, MCP calls straight to the fixture upstream with the same calls through
-// mcpbus (`/mcp`): both servers run as child processes on 127.0.0.1, the load runs here.
+// mcpbus (`/mcp`): both servers run as child processes on 127.0.0.1, the load runs here. Then, on
+// upstreams and mcpbus processes of their own: tools/list across many upstreams (one of them
+// dead), and memory and limits of many sessions on one ingress.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,19 +14,35 @@ import { deleteSubmitStream } from '../harness/streams.js';
 import { jobPickup, jobThroughput, progressLatency, type JobPickup, type JobThroughput, type ProgressLatency } from './jobs.js';
 import { busRequestReply, durableSubmits, type BusRun } from './bus.js';
 import { BENCH_MASTER_KEY, FIXTURE_SERVER_NAME, JOBS_SERVER_NAME, LOCAL_SERVER_NAME, STDIO_SERVER_NAME, startFixtureChild, startMcpbusChildren, stopAllChildren, type ChildOptions } from './processes.js';
-import { findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
+import { runScale, type ScaleSettings } from './scale.js';
+import { fdLimit, findPid, formatTable, machineBusyPercent, machineInfo, type Row } from './stats.js';
 
-const USAGE = `usage: pnpm bench [--rate 200] [--duration 10] [--warmup 2] [--concurrency 64] [--clients 16] [--quick] [--split] [--profile DIR]
-  --rate         echo calls per second for the latency run
-  --duration     seconds each measured run lasts (--quick: 3)
-  --warmup       seconds of unrecorded load before each run (--quick: 1)
-  --concurrency  calls in flight in the throughput runs
-  --clients      SDK clients those calls are spread over (latency run: 8)
-  --split        run mcpbus as three processes (ingress, worker, runner) instead of one with all roles
-  --profile DIR  write V8 CPU profiles of the mcpbus and fixture children to DIR`;
+const SECTIONS = ['calls', 'jobs', 'bus', 'lists', 'sessions'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = `usage: pnpm bench [--rate 200] [--rates 100,200,400] [--duration 10] [--warmup 2] [--concurrency 64] [--clients 16]
+                  [--only calls,jobs,bus,lists,sessions] [--sessions 10000] [--idle-sessions 1000] [--session-clients 2]
+                  [--list-deadline 1000] [--quick] [--split] [--profile DIR]
+  --rate             echo calls per second for the SDK latency run
+  --rates            rates of the raw HTTP latency runs (--quick: just --rate)
+  --duration         seconds each measured run lasts (--quick: 3)
+  --warmup           seconds of unrecorded load before each run (--quick: 1)
+  --concurrency      calls in flight in the throughput runs
+  --clients          SDK clients those calls are spread over (latency run: 8)
+  --only             sections to run (default all): calls (direct vs /mcp), jobs, bus, lists (tools/list
+                     across 20 upstreams × 50 tools, one dead), sessions (idle session memory, N concurrent SSE sessions)
+  --sessions         concurrent legacy SSE sessions in the sessions section (--quick: 1000)
+  --idle-sessions    idle SSE sessions whose memory is measured (--quick: 200)
+  --session-clients  client processes holding the concurrent sessions
+  --list-deadline    list_deadline_ms of the lists section's mcpbus
+  --split            run mcpbus as three processes (ingress, worker, runner) instead of one with all roles
+  --profile DIR      write V8 CPU profiles of the mcpbus and fixture children to DIR`;
 
 interface Settings {
+  only: ReadonlySet<Section>;
   ratePerSecond: number;
+  /** Raw HTTP latency runs at these rates too (ratePerSecond among them). */
+  rates: number[];
   durationMs: number;
   warmupMs: number;
   concurrency: number;
@@ -34,6 +53,7 @@ interface Settings {
   jobs: number;
   split: boolean;
   profileDir: string | undefined;
+  scale: ScaleSettings;
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -48,6 +68,12 @@ function readSettings(argv: string[]): Settings {
     args: argv,
     options: {
       rate: { type: 'string' },
+      rates: { type: 'string' },
+      only: { type: 'string' },
+      sessions: { type: 'string' },
+      'idle-sessions': { type: 'string' },
+      'session-clients': { type: 'string' },
+      'list-deadline': { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
       concurrency: { type: 'string' },
@@ -64,8 +90,18 @@ function readSettings(argv: string[]): Settings {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const ratePerSecond = positive('rate', values.rate, 200);
+  const rates = values.rates === undefined ? (quick ? [ratePerSecond] : [100, 200, 400]) : values.rates.split(',').map((r) => positive('rates', r, 0));
+  const only = new Set<Section>();
+  for (const name of (values.only ?? SECTIONS.join(',')).split(',').map((n) => n.trim())) {
+    if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: unknown section "${name}"\n${USAGE}`);
+    only.add(name as Section);
+  }
+  const concurrentSessions = Math.round(positive('sessions', values.sessions, quick ? 1_000 : 10_000));
   return {
-    ratePerSecond: positive('rate', values.rate, 200),
+    only,
+    ratePerSecond,
+    rates: [...new Set([...rates, ratePerSecond])].sort((a, b) => a - b),
     durationMs: positive('duration', values.duration, quick ? 3 : 10) * 1000,
     warmupMs: positive('warmup', values.warmup, quick ? 1 : 2) * 1000,
     concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
@@ -76,20 +112,37 @@ function readSettings(argv: string[]): Settings {
     jobs: quick ? 2_000 : 10_000,
     split: values.split === true,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    scale: {
+      lists: only.has('lists'),
+      sessions: only.has('sessions'),
+      upstreams: 20,
+      toolsPerServer: 50,
+      listDeadlineMs: Math.round(positive('list-deadline', values['list-deadline'], 1_000)),
+      warmLists: quick ? 20 : 100,
+      hungLists: quick ? 1 : 5,
+      idleSessions: Math.round(positive('idle-sessions', values['idle-sessions'], quick ? 200 : 1_000)),
+      idleHttpClients: quick ? 50 : 200,
+      settleMs: quick ? 500 : 2_000,
+      concurrentSessions,
+      sessionClients: Math.round(positive('session-clients', values['session-clients'], 2)),
+    },
   };
 }
 
 interface TargetResults {
   latency: LatencyOutcome;
   rawLatency: LatencyOutcome;
+  /** Raw HTTP at every rate of `--rates`; `rawLatency` is the one at `--rate`. */
+  rawByRate: Map<number, LatencyOutcome>;
   sdk: ThroughputOutcome;
   raw: ThroughputOutcome;
   warmListMs: number;
   progress: ProgressOutcome;
 }
 
+const benchStartedAt = performance.now();
 const log = (line: string): void => {
-  process.stderr.write(`  … ${line}\n`);
+  process.stderr.write(`  … [${((performance.now() - benchStartedAt) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 };
 
 async function measure(target: Target, s: Settings, watched: Watched): Promise<TargetResults> {
@@ -98,15 +151,19 @@ async function measure(target: Target, s: Settings, watched: Watched): Promise<T
   log(`${target.label}: echo at ${s.ratePerSecond}/s for ${s.durationMs / 1000} s`);
   const rate = { ratePerSecond: s.ratePerSecond, durationMs: s.durationMs, warmupMs: s.warmupMs };
   const latency = await latencyAtRate(target, s.latencyClients, rate, watched);
-  log(`${target.label}: echo at ${s.ratePerSecond}/s, raw HTTP`);
-  const rawLatency = await rawLatencyAtRate(target, s.latencyClients, rate, watched);
+  const rawByRate = new Map<number, LatencyOutcome>();
+  for (const ratePerSecond of s.rates) {
+    log(`${target.label}: echo at ${ratePerSecond}/s, raw HTTP`);
+    rawByRate.set(ratePerSecond, await rawLatencyAtRate(target, s.latencyClients, { ...rate, ratePerSecond }, watched));
+  }
+  const rawLatency = rawByRate.get(s.ratePerSecond) as LatencyOutcome;
   log(`${target.label}: closed loop, SDK clients, ${s.concurrency} in flight`);
   const sdk = await sdkThroughput(target, s.clients, s.concurrency, s.durationMs, s.warmupMs, watched);
   log(`${target.label}: closed loop, raw HTTP, ${s.concurrency} in flight`);
   const raw = await rawThroughput(target, s.concurrency, s.durationMs, s.warmupMs, watched);
   log(`${target.label}: slow tool with progress ×${s.progressRuns}`);
   const progress = await progressRelay(target, s.progressRuns);
-  return { latency, rawLatency, sdk, raw, warmListMs, progress };
+  return { latency, rawLatency, rawByRate, sdk, raw, warmListMs, progress };
 }
 
 function comparisonRows(d: TargetResults, g: TargetResults, cold: { direct: number; gateway: number }, s: Settings): Row[] {
@@ -118,9 +175,14 @@ function comparisonRows(d: TargetResults, g: TargetResults, cold: { direct: numb
     { metric: `echo p99 ${at} (ms)`, direct: d.latency.latency.p99, gateway: g.latency.latency.p99 },
     { metric: `echo max ${at} (ms)`, direct: d.latency.latency.max, gateway: g.latency.latency.max },
     { metric: `echo errors ${at}`, direct: d.latency.run.errors, gateway: g.latency.run.errors, digits: 0 },
-    { metric: `echo p50 ${at}, raw HTTP (ms)`, direct: d.rawLatency.latency.p50, gateway: g.rawLatency.latency.p50 },
-    { metric: `echo p99 ${at}, raw HTTP (ms)`, direct: d.rawLatency.latency.p99, gateway: g.rawLatency.latency.p99 },
-    { metric: `echo errors ${at}, raw HTTP`, direct: d.rawLatency.run.errors, gateway: g.rawLatency.run.errors, digits: 0 },
+    ...s.rates.flatMap((rate): Row[] => {
+      const [dr, gr] = [d.rawByRate.get(rate), g.rawByRate.get(rate)];
+      return [
+        { metric: `echo p50 @${rate}/s, raw HTTP (ms)`, direct: dr?.latency.p50, gateway: gr?.latency.p50 },
+        { metric: `echo p99 @${rate}/s, raw HTTP (ms)`, direct: dr?.latency.p99, gateway: gr?.latency.p99 },
+        { metric: `echo errors @${rate}/s, raw HTTP`, direct: dr?.run.errors, gateway: gr?.run.errors, digits: 0 },
+      ];
+    }),
     { metric: `echo calls/s, SDK ${s.clients} clients ${c}`, direct: d.sdk.run.callsPerSecond, gateway: g.sdk.run.callsPerSecond, digits: 0, delta: 'pct' },
     { metric: `echo errors, SDK ${c}`, direct: d.sdk.run.errors, gateway: g.sdk.run.errors, digits: 0 },
     { metric: `echo calls/s, raw HTTP ${c}`, direct: d.raw.run.callsPerSecond, gateway: g.raw.run.callsPerSecond, digits: 0, delta: 'pct' },
@@ -214,14 +276,16 @@ function busRows(r: BusResults, s: Settings): Row[] {
   return rows;
 }
 
-function cpuRows(d: TargetResults, g: TargetResults): string {
+function cpuRows(d: TargetResults, g: TargetResults, s: Settings): string {
   const names = Object.keys(d.sdk.cpu);
   const header = ['run (CPU % of one core)', ...names];
   const rows = [
-    ['direct, SDK @rate', d.latency.cpu],
-    ['mcpbus, SDK @rate', g.latency.cpu],
-    ['direct, raw @rate', d.rawLatency.cpu],
-    ['mcpbus, raw @rate', g.rawLatency.cpu],
+    [`direct, SDK @${s.ratePerSecond}/s`, d.latency.cpu],
+    [`mcpbus, SDK @${s.ratePerSecond}/s`, g.latency.cpu],
+    ...[...d.rawByRate.keys()].flatMap((rate) => [
+      [`direct, raw @${rate}/s`, (d.rawByRate.get(rate) as LatencyOutcome).cpu],
+      [`mcpbus, raw @${rate}/s`, (g.rawByRate.get(rate) as LatencyOutcome).cpu],
+    ] as const),
     ['direct, SDK max', d.sdk.cpu],
     ['mcpbus, SDK max', g.sdk.cpu],
     ['direct, raw HTTP max', d.raw.cpu],
@@ -237,36 +301,22 @@ const lag = (o: LatencyOutcome): string => `${o.sendLag.p50.toFixed(2)}/${o.send
 
 function notes(d: TargetResults, g: TargetResults): string[] {
   const out = [
-    `load-generator send lag at the fixed rate (p50/p99 ms, counted in latency): SDK direct ${lag(d.latency)}, mcpbus ${lag(g.latency)}; raw direct ${lag(d.rawLatency)}, mcpbus ${lag(g.rawLatency)}`,
+    `load-generator send lag at the fixed rate (p50/p99 ms, counted in latency): SDK direct ${lag(d.latency)}, mcpbus ${lag(g.latency)}; ${[...d.rawByRate.keys()].map((rate) => `raw @${rate}/s direct ${lag(d.rawByRate.get(rate) as LatencyOutcome)}, mcpbus ${lag(g.rawByRate.get(rate) as LatencyOutcome)}`).join('; ')}`,
   ];
-  const others = [d.latency, g.latency, d.rawLatency, g.rawLatency, d.sdk, g.sdk, d.raw, g.raw].map((o) => o.cpu['other'] ?? 0);
+  const others = [d.latency, g.latency, ...d.rawByRate.values(), ...g.rawByRate.values(), d.sdk, g.sdk, d.raw, g.raw].map((o) => o.cpu['other'] ?? 0);
   const worst = Math.max(...others);
   if (worst > 20) out.push(`WARNING: other processes used up to ${worst.toFixed(0)}% of a core during a measured run; those numbers are skewed — rerun on a quiet machine`);
   for (const [label, r] of [['direct', d], ['mcpbus', g]] as const) {
-    for (const [what, e] of [['fixed rate', r.latency.run.firstError], ['fixed rate raw', r.rawLatency.run.firstError], ['SDK throughput', r.sdk.run.firstError], ['raw throughput', r.raw.run.firstError]] as const) {
+    const raw = [...r.rawByRate].map(([rate, o]) => [`raw @${rate}/s`, o.run.firstError] as const);
+    for (const [what, e] of [['fixed rate', r.latency.run.firstError], ...raw, ['SDK throughput', r.sdk.run.firstError], ['raw throughput', r.raw.run.firstError]] as const) {
       if (e !== undefined) out.push(`first error, ${label} ${what}: ${e}`);
     }
   }
   return out;
 }
 
-async function main(): Promise<void> {
-  const s = readSettings(process.argv.slice(2));
-  const childOptions = (name: string): ChildOptions => {
-    if (s.profileDir === undefined) return {};
-    // One directory per child: tsx's loader thread writes a profile of its own next to the main one.
-    const dir = resolve(s.profileDir, name);
-    mkdirSync(dir, { recursive: true });
-    return { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir] };
-  };
-  process.stdout.write(`mcpbus bench — ${new Date().toISOString()}\n${machineInfo().join('\n')}\n`);
-  const busy = await machineBusyPercent();
-  if (busy !== undefined) {
-    const warning = busy > 10 ? ' — something else is running; numbers will be noisy (see the "other" CPU column)' : '';
-    process.stdout.write(`machine busy before start: ${busy.toFixed(0)}% of all cores${warning}\n`);
-  }
-  process.stdout.write(`settings: rate ${s.ratePerSecond}/s, duration ${s.durationMs / 1000} s, warm-up ${s.warmupMs / 1000} s, concurrency ${s.concurrency} over ${s.clients} SDK clients, mcpbus as ${s.split ? 'three processes (ingress, worker, runner)' : 'one process (ingress + worker + runner)'}\n\n`);
-
+/** The fixture and one mcpbus gateway: direct vs `/mcp` calls, the job path, the bus. */
+async function runGatewaySections(s: Settings, childOptions: (name: string) => ChildOptions): Promise<void> {
   log('starting the fixture upstream');
   const fixture = await startFixtureChild(childOptions('fixture'));
   const direct: Target = { label: 'direct', url: fixture.url, headers: {}, echoTool: 'echo', slowTool: 'slow' };
@@ -289,17 +339,22 @@ async function main(): Promise<void> {
   if (coldGateway.tools !== coldDirect.tools) throw new Error(`mcpbus lists ${coldGateway.tools} tools, the fixture ${coldDirect.tools}`);
 
   const watched: Watched = { bench: process.pid, fixture: fixture.pid, ...Object.fromEntries(gw.children.map((c) => [c.name, c.pid])), 'nats-server': findPid('nats-server') };
-  const d = await measure(direct, s, watched);
-  const g = await measure(gateway, s, watched);
-  const jobs = await measureJobs(direct, { ...gateway, headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` } }, gw.subjectRoot, s);
-  const bus = await measureBus(gw.subjectRoot, s);
-
-  process.stdout.write(`${formatTable(comparisonRows(d, g, { direct: coldDirect.connectAndListMs, gateway: coldGateway.connectAndListMs }, s))}\n\n`);
-  process.stdout.write(`Long-running calls: progress relay and the job path\n${formatTable(jobRows(jobs))}\n\n`);
-  process.stdout.write(`The bus, without HTTP (an agent platform's view)\n${formatTable(busRows(bus, s))}\n\n`);
-  process.stdout.write(`${cpuRows(d, g)}\n\n`);
-  process.stdout.write(`tools/list cold, list only (connect excluded): direct ${coldDirect.listMs.toFixed(2)} ms, mcpbus ${coldGateway.listMs.toFixed(2)} ms\n`);
-  process.stdout.write(`${notes(d, g).join('\n')}\n`);
+  if (s.only.has('calls')) {
+    const d = await measure(direct, s, watched);
+    const g = await measure(gateway, s, watched);
+    process.stdout.write(`${formatTable(comparisonRows(d, g, { direct: coldDirect.connectAndListMs, gateway: coldGateway.connectAndListMs }, s))}\n\n`);
+    process.stdout.write(`${cpuRows(d, g, s)}\n\n`);
+    process.stdout.write(`tools/list cold, list only (connect excluded): direct ${coldDirect.listMs.toFixed(2)} ms, mcpbus ${coldGateway.listMs.toFixed(2)} ms\n`);
+    process.stdout.write(`${notes(d, g).join('\n')}\n\n`);
+  }
+  if (s.only.has('jobs')) {
+    const jobs = await measureJobs(direct, { ...gateway, headers: { Authorization: `Bearer ${BENCH_MASTER_KEY}` } }, gw.subjectRoot, s);
+    process.stdout.write(`Long-running calls: progress relay and the job path\n${formatTable(jobRows(jobs))}\n\n`);
+  }
+  if (s.only.has('bus')) {
+    const bus = await measureBus(gw.subjectRoot, s);
+    process.stdout.write(`The bus, without HTTP (an agent platform's view)\n${formatTable(busRows(bus, s))}\n\n`);
+  }
 
   for (const child of [fixture, ...gw.children]) {
     const { count, first } = child.warnings();
@@ -308,6 +363,31 @@ async function main(): Promise<void> {
   for (const child of gw.children) await child.stop();
   await fixture.stop();
   await deleteSubmitStream(gw.subjectRoot, process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222').catch(() => undefined);
+}
+
+async function main(): Promise<void> {
+  const s = readSettings(process.argv.slice(2));
+  const childOptions = (name: string): ChildOptions => {
+    if (s.profileDir === undefined) return {};
+    // One directory per child: tsx's loader thread writes a profile of its own next to the main one.
+    const dir = resolve(s.profileDir, name);
+    mkdirSync(dir, { recursive: true });
+    return { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir] };
+  };
+  process.stdout.write(`mcpbus bench — ${new Date().toISOString()}\n${machineInfo().join('\n')}\n`);
+  const busy = await machineBusyPercent();
+  if (busy !== undefined) {
+    const warning = busy > 10 ? ' — something else is running; numbers will be noisy (see the "other" CPU column)' : '';
+    process.stdout.write(`machine busy before start: ${busy.toFixed(0)}% of all cores${warning}\n`);
+  }
+  const limit = fdLimit();
+  process.stdout.write(
+    `settings: sections ${[...s.only].join(', ')}; rate ${s.ratePerSecond}/s (raw HTTP also at ${s.rates.join(', ')}/s), duration ${s.durationMs / 1000} s, warm-up ${s.warmupMs / 1000} s, concurrency ${s.concurrency} over ${s.clients} SDK clients, mcpbus as ${s.split ? 'three processes (ingress, worker, runner)' : 'one process (ingress + worker + runner)'}; open files limit ${limit?.soft ?? '?'}/${limit?.hard ?? '?'}\n\n`,
+  );
+  if (s.only.has('calls') || s.only.has('jobs') || s.only.has('bus')) await runGatewaySections(s, childOptions);
+  if (s.scale.lists || s.scale.sessions) {
+    for (const table of await runScale(s.scale, log)) process.stdout.write(`${table}\n\n`);
+  }
   if (s.profileDir !== undefined) process.stdout.write(`CPU profiles in ${s.profileDir} (summarise: tsx test/bench/profile-summary.ts DIR/mcpbus/*.cpuprofile; the largest file is the main thread)\n`);
 }
 

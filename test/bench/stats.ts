@@ -163,3 +163,34 @@ export function formatTable(rows: readonly Row[], headers: [string, string, stri
   const line = (c: string[]): string => `${(c[0] ?? '').padEnd(width)}${(c[1] ?? '').padStart(10)}  ${(c[2] ?? '').padStart(10)}  ${(c[3] ?? '').padStart(9)}`.trimEnd();
   return [line(headers), ...cells.map(line)].join('\n');
 }
+
+/** Resident and peak resident memory of a process, KiB, from /proc/<pid>/status; undefined elsewhere. */
+export function residentKiB(pid: number): { rssKiB: number; peakKiB: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rssKiB: field('VmRSS'), peakKiB: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many file descriptors a process holds open (sockets included); undefined elsewhere. */
+export function openFds(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's open-files limit (soft/hard), which children inherit; `ulimit -n`. */
+export function fdLimit(): { soft: string; hard: string } | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = line?.replace('Max open files', '').trim().split(/\s+/) ?? [];
+    return soft === undefined || hard === undefined ? undefined : { soft, hard };
+  } catch {
+    return undefined;
+  }
+}
