@@ -98,3 +98,15 @@ describe('the bus is no way around auth', () => {
     }
   });
 });
+
+describe('deadlines on task requests', () => {
+  it('does nothing for a task request picked up after its deadline, and serves one within it', async () => {
+    const late = await ask(keyed, (s) => s.tasksCancel(), { v: 1, taskId: 'any-task', deadlineAt: Date.now() - 1 }, MASTER_KEY);
+    expect(late.error).toMatchObject({ code: 'timeout' });
+    const inTime = await ask(keyed, (s) => s.tasksGet(), { v: 1, taskId: 'no-such-task', deadlineAt: Date.now() + 5_000 }, MASTER_KEY);
+    expect(inTime.error).toMatchObject({ code: 'unknown_task' });
+    // Clients from before the field keep working.
+    const without = await ask(keyed, (s) => s.tasksList(), { v: 1 }, MASTER_KEY);
+    expect(without.ok).toBe(true);
+  });
+});

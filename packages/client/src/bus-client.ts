@@ -175,7 +175,7 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
     if (server === undefined) throw new McpbusClientError('unknown_tool', `Unknown tool: ${name}`);
     return server;
   }
-  const getTask = (callId: string): Promise<TaskGetResult> => ok<TaskGetResult>(subjects.tasksGet(), { v: 1, taskId: callId, outcome: true }, 10_000);
+  const getTask = (callId: string): Promise<TaskGetResult> => ok<TaskGetResult>(subjects.tasksGet(), { v: 1, taskId: callId, outcome: true, deadlineAt: Date.now() + 10_000 }, 10_000);
 
   /**
    * Follows a call's events until its end (a job's ResultEvent). Once `poll()` is called (the call
@@ -318,7 +318,8 @@ export async function connect(options: BusConnectOptions): Promise<BusClient> {
       return outcome === undefined ? { task } : { task, outcome };
     },
     async cancel(callId, reason) {
-      await ok(subjects.tasksCancel(), reason === undefined ? { v: 1, taskId: callId } : { v: 1, taskId: callId, reason }, 10_000);
+      const deadlineAt = Date.now() + 10_000;
+      await ok(subjects.tasksCancel(), reason === undefined ? { v: 1, taskId: callId, deadlineAt } : { v: 1, taskId: callId, reason, deadlineAt }, 10_000);
     },
     async close() {
       closed = true;

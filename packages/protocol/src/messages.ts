@@ -118,10 +118,15 @@ export interface ResultEvent {
   outcome: TaskOutcome;
 }
 
-/** Task requests see the tasks of the key in their Mcpbus-Api-Key header only. */
+/**
+ * Task requests see the tasks of the key in their Mcpbus-Api-Key header only. Their
+ * `deadlineAt` (optional, for clients older than it) is when the asker stops waiting: a worker
+ * that picks a request up later answers `timeout` without doing it.
+ */
 export interface TaskGetRequest {
   v: 1;
   taskId: string;
+  deadlineAt?: number;
   /** Include the outcome when the task has ended. */
   outcome?: boolean;
 }
@@ -134,6 +139,7 @@ export interface TaskGetResult {
 
 export interface TaskListRequest {
   v: 1;
+  deadlineAt?: number;
   cursor?: string;
   limit?: number;
 }
@@ -146,6 +152,7 @@ export interface TaskListResult {
 export interface TaskCancelRequest {
   v: 1;
   taskId: string;
+  deadlineAt?: number;
   reason?: string;
 }
 
@@ -352,21 +359,21 @@ export const SCHEMAS = Object.freeze({
     $id: 'https://mcpbus.dev/schemas/v1/task-get-request.json',
     type: 'object',
     required: ['v', 'taskId'],
-    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, outcome: { type: 'boolean' } },
+    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, outcome: { type: 'boolean' }, deadlineAt },
     additionalProperties: false,
   },
   TaskListRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/task-list-request.json',
     type: 'object',
     required: ['v'],
-    properties: { v: { const: 1 }, cursor: { type: 'string', maxLength: 512 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+    properties: { v: { const: 1 }, cursor: { type: 'string', maxLength: 512 }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, deadlineAt },
     additionalProperties: false,
   },
   TaskCancelRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/task-cancel-request.json',
     type: 'object',
     required: ['v', 'taskId'],
-    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, reason: { type: 'string', maxLength: 1000 } },
+    properties: { v: { const: 1 }, taskId: { type: 'string', maxLength: 256 }, reason: { type: 'string', maxLength: 1000 }, deadlineAt },
     additionalProperties: false,
   },
   ProgressEvent: {

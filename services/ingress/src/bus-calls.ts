@@ -133,7 +133,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     return observeBus(op, () => busRequest<T>(nc, subject, body, headers === undefined ? request : { ...request, headers }));
   };
   const taskRequest = async <T>(who: Credential, subject: string, body: TaskGetRequest | TaskListRequest | TaskCancelRequest, what: string): Promise<T> =>
-    (await ask<T>(who, subject, body, { timeoutMs: TASK_REQUEST_MS, what, op: what })).result;
+    (await ask<T>(who, subject, { ...body, deadlineAt: Date.now() + TASK_REQUEST_MS }, { timeoutMs: TASK_REQUEST_MS, what, op: what })).result;
   const getTask = (who: Credential, taskId: string, withOutcome: boolean): Promise<TaskGetResult> =>
     taskRequest<TaskGetResult>(who, subjects.tasksGet(), { v: 1, taskId, outcome: withOutcome }, 'tasks/get');
   const cancelTask = async (who: Credential, taskId: string, reason: string): Promise<TaskInfo> =>

@@ -218,10 +218,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   /** A task request answered from Redis; counted so a drain waits for it. */
-  function taskRequest<T>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T, owner: string) => Promise<unknown>) {
+  function taskRequest<T extends { deadlineAt?: number }>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T, owner: string) => Promise<unknown>) {
     return async (msg: Msg): Promise<void> => {
       const owner = authenticate(msg).owner;
       const req = decodeBody<T>(msg.data, schema);
+      // Picked up after its asker stopped waiting (a backlog): nothing is done, a cancel included.
+      if (req.deadlineAt !== undefined && req.deadlineAt <= Date.now()) throw new McpbusError(ErrorCode.Timeout, `the ${schema} reached its deadline before a worker could take it`);
       if (!redis.ready()) throw new McpbusError(ErrorCode.QueueUnavailable, 'The task store (Redis) cannot be reached; try again shortly');
       respond(msg, { ok: true, result: await counted(() => answer(req, owner)) });
     };
