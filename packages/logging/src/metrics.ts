@@ -224,3 +224,28 @@ export function collectProcessMetrics(): void {
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
   return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
 }
+
+/** What a worker or runner shows at scrape time. */
+export interface RoleGauges {
+  /** Its upstream pools and call lanes. */
+  upstream(): Iterable<UpstreamSample>;
+  /** Calls (worker) or jobs (runner) it is running. */
+  inFlight(): number;
+  /** The job queue's Redis prefix: roles of one process sharing a queue count it once. */
+  queueKey: string;
+  queue: { getJobCounts(...states: string[]): Promise<Record<string, number>> };
+  /** Whether Redis answers: a scrape does not queue commands on a connection that is down. */
+  queueReady(): boolean;
+}
+
+/** Registers a worker's or runner's scrape-time gauges; returns the function that removes them. */
+export function registerRoleGauges(role: 'worker' | 'runner', gauges: RoleGauges): () => void {
+  const removers = [
+    registerUpstreamSource({ role, sample: () => gauges.upstream() }),
+    registerInFlight(role, () => gauges.inFlight()),
+    registerQueueSource(gauges.queueKey, () => (gauges.queueReady() ? gauges.queue.getJobCounts(...JOB_STATES) : Promise.reject(new Error('Redis is not connected')))),
+  ];
+  return () => {
+    for (const remove of removers) remove();
+  };
+}

@@ -4,11 +4,12 @@ import { encodeJson, trackConnection, listenForCancels, publishCallEnd, recordCa
 import type { McpbusConfig } from '@mcpbus/config';
 import { CALL_QUEUE, connectRedis, createCallQueue, createTaskStore, jobKeys, type CallJob } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, createSubjects, type ResultEvent } from '@mcpbus/protocol';
-import { createCallLimiter, createCredentialPools, startServerPools } from '@mcpbus/upstream';
+import { createCallLimiter, createCredentialPools, startServerPools, upstreamStates } from '@mcpbus/upstream';
+import { registerRoleGauges } from '@mcpbus/logging';
 import { allowsTool, startKeyDirectory, startServerDirectory } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { SHUTDOWN, endTask, maxOutcomeBytes, runJob } from './run-job.js';
-import { countJob, registerRunnerGauges, traceJob } from './telemetry.js';
+import { countJob, traceJob } from './telemetry.js';
 
 export interface StartRunnerOptions {
   config: McpbusConfig;
@@ -63,7 +64,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   // Only counted at scrape time, on the runner's own connection.
   const queue = createCallQueue(redis, settings.subjectRoot);
   queue.on('error', () => undefined);
-  const unregisterGauges = registerRunnerGauges({ sessions, limiter, running, queue, queueKey: jobKeys(settings.subjectRoot).bullPrefix, queueReady: () => redis.status === 'ready' });
+  const unregisterGauges = registerRoleGauges('runner', { upstream: () => upstreamStates(sessions, limiter), inFlight: () => running.size, queue, queueKey: jobKeys(settings.subjectRoot).bullPrefix, queueReady: () => redis.status === 'ready' });
 
   const worker = new Worker<CallJob, Record<string, unknown>>(
     CALL_QUEUE,

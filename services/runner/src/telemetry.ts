@@ -1,8 +1,7 @@
 import type { Job } from 'bullmq';
-import type { CallJob, CallQueue } from '@mcpbus/jobs';
-import { JOB_STATES, SpanKind, contextOf, inSpan, registerInFlight, registerQueueSource, registerUpstreamSource, runnerJobWait, runnerJobs } from '@mcpbus/logging';
+import type { CallJob } from '@mcpbus/jobs';
+import { SpanKind, contextOf, inSpan, runnerJobWait, runnerJobs } from '@mcpbus/logging';
 import type { TaskOutcome } from '@mcpbus/protocol';
-import { upstreamStates, type CallLimiter, type ServerPools } from '@mcpbus/upstream';
 
 /**
  * Runs one job attempt in a CONSUMER span that continues the trace the job's data carries (the
@@ -25,25 +24,3 @@ export function countJob(job: CallJob, outcome: TaskOutcome): void {
   runnerJobs.inc({ server: job.server, tool: job.upstreamName, outcome: label });
 }
 
-export interface RunnerGauges {
-  sessions: ServerPools;
-  limiter: CallLimiter;
-  running: ReadonlyMap<string, unknown>;
-  queue: CallQueue;
-  /** The queue's Redis prefix: roles of one process sharing a queue count it once. */
-  queueKey: string;
-  /** Whether Redis answers: a scrape does not queue commands on a connection that is down. */
-  queueReady(): boolean;
-}
-
-/** What a runner shows at scrape time: its upstream pools and lanes, running jobs, the job queue. */
-export function registerRunnerGauges(gauges: RunnerGauges): () => void {
-  const removers = [
-    registerUpstreamSource({ role: 'runner', sample: () => upstreamStates(gauges.sessions, gauges.limiter) }),
-    registerInFlight('runner', () => gauges.running.size),
-    registerQueueSource(gauges.queueKey, () => (gauges.queueReady() ? gauges.queue.getJobCounts(...JOB_STATES) : Promise.reject(new Error('Redis is not connected')))),
-  ];
-  return () => {
-    for (const remove of removers) remove();
-  };
-}

@@ -20,8 +20,8 @@ import {
   type TaskListRequest,
 } from '@mcpbus/protocol';
 import { connectRedis, createCallQueue, createKeyLimits, createTaskStore, jobKeys } from '@mcpbus/jobs';
-import { activeSpan, traceFields } from '@mcpbus/logging';
-import { createCallLimiter, createCredentialPools, startServerPools, type ServerSessions } from '@mcpbus/upstream';
+import { activeSpan, registerRoleGauges, traceFields } from '@mcpbus/logging';
+import { createCallLimiter, createCredentialPools, startServerPools, upstreamStates, type ServerSessions } from '@mcpbus/upstream';
 import { allowsServer, allowsTool, startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
@@ -30,7 +30,7 @@ import { runCall } from './run-call.js';
 import { createJobSubmitter } from './submit-job.js';
 import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
-import { UNRESOLVED, countCall, registerWorkerGauges, traceRequest, traceSubmission } from './telemetry.js';
+import { UNRESOLVED, countCall, traceRequest, traceSubmission } from './telemetry.js';
 
 export interface StartWorkerOptions {
   config: McpbusConfig;
@@ -90,7 +90,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
   const tasks = createTaskRequests(store, nc, subjects, log);
   const running = new Map<string, AbortController>();
-  const unregisterGauges = registerWorkerGauges({ sessions, limiter, running, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
+  const unregisterGauges = registerRoleGauges('worker', { upstream: () => upstreamStates(sessions, limiter), inFlight: () => running.size, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
   let listing = 0;
   let closing: Promise<void> | undefined;
 

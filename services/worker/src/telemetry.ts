@@ -1,8 +1,6 @@
 import { traceContextOf, type JsMsg, type Msg } from '@mcpbus/bus';
-import { JOB_STATES, SpanKind, inSpan, registerInFlight, registerQueueSource, registerUpstreamSource, workerCalls } from '@mcpbus/logging';
+import { SpanKind, inSpan, workerCalls } from '@mcpbus/logging';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, McpbusError } from '@mcpbus/protocol';
-import { upstreamStates, type CallLimiter, type ServerPools } from '@mcpbus/upstream';
-import type { CallQueue } from '@mcpbus/jobs';
 import type { CallOutcome } from './run-call.js';
 
 /** The tool label of a call whose name the catalog did not resolve: client text is no label. */
@@ -34,25 +32,3 @@ export function countCall(server: string, tool: string, ended: { outcome: CallOu
   workerCalls.inc({ server, tool, outcome: label });
 }
 
-export interface WorkerGauges {
-  sessions: ServerPools;
-  limiter: CallLimiter;
-  running: ReadonlyMap<string, unknown>;
-  queue: CallQueue;
-  /** The queue's Redis prefix: roles of one process sharing a queue count it once. */
-  queueKey: string;
-  /** Whether Redis answers: a scrape does not queue commands on a connection that is down. */
-  queueReady(): boolean;
-}
-
-/** What a worker shows at scrape time: its upstream pools and lanes, running calls, the job queue. */
-export function registerWorkerGauges(gauges: WorkerGauges): () => void {
-  const removers = [
-    registerUpstreamSource({ role: 'worker', sample: () => upstreamStates(gauges.sessions, gauges.limiter) }),
-    registerInFlight('worker', () => gauges.running.size),
-    registerQueueSource(gauges.queueKey, () => (gauges.queueReady() ? gauges.queue.getJobCounts(...JOB_STATES) : Promise.reject(new Error('Redis is not connected')))),
-  ];
-  return () => {
-    for (const remove of removers) remove();
-  };
-}
