@@ -25,8 +25,8 @@ const USAGE = `usage: pnpm bench [--rate 200] [--rates 100,200,400] [--duration 
                   [--list-deadline 1000] [--quick] [--split] [--profile DIR]
   --rate             echo calls per second for the SDK latency run
   --rates            rates of the raw HTTP latency runs (--quick: just --rate)
-  --duration         seconds each measured run lasts (--quick: 3)
-  --warmup           seconds of unrecorded load before each run (--quick: 1)
+  --duration         seconds each measured run lasts (--quick: 2)
+  --warmup           seconds of unrecorded load before each run (--quick: 0.5)
   --concurrency      calls in flight in the throughput runs
   --clients          SDK clients those calls are spread over (latency run: 8)
   --only             sections to run (default all): calls (direct vs /mcp), jobs, bus, lists (tools/list
@@ -102,8 +102,8 @@ function readSettings(argv: string[]): Settings {
     only,
     ratePerSecond,
     rates: [...new Set([...rates, ratePerSecond])].sort((a, b) => a - b),
-    durationMs: positive('duration', values.duration, quick ? 3 : 10) * 1000,
-    warmupMs: positive('warmup', values.warmup, quick ? 1 : 2) * 1000,
+    durationMs: positive('duration', values.duration, quick ? 2 : 10) * 1000,
+    warmupMs: positive('warmup', values.warmup, quick ? 0.5 : 2) * 1000,
     concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
     clients: Math.round(positive('clients', values.clients, 16)),
     latencyClients: 8,

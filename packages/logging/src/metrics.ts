@@ -217,7 +217,9 @@ let processMetrics = false;
 export function collectProcessMetrics(): void {
   if (processMetrics) return;
   processMetrics = true;
-  collectDefaultMetrics({ register: metricsRegistry });
+  // The event loop is sampled every 100 ms rather than 10: a blocked loop delays the pending
+  // sample all the same, and an idle process is not woken 100 times a second.
+  collectDefaultMetrics({ register: metricsRegistry, eventLoopMonitoringPrecision: 100 });
 }
 
 /** The Prometheus text exposition of every metric, and its content type. */

@@ -118,10 +118,13 @@ export interface SpanOptions {
 /**
  * Runs `work` inside a new span (the active one while it runs) and ends the span when `work`
  * settles; a failure is recorded on the span and rethrown. Without tracing, `work` just runs
- * (with a span that records nothing).
+ * (with a span that records nothing) and `options`, when a function, is never called.
  */
-export async function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
-  if (!exporting) return work(NO_SPAN);
+export function inSpan<T>(name: string, options: SpanOptions | (() => SpanOptions), work: (span: Span) => Promise<T>): Promise<T> {
+  return exporting ? traced(name, typeof options === 'function' ? options() : options, work) : work(NO_SPAN);
+}
+
+async function traced<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
   const parent = options.parent ?? context.active();
   const span = tracer.startSpan(name, { kind: options.kind, ...(options.attributes === undefined ? {} : { attributes: options.attributes }) }, parent);
   try {

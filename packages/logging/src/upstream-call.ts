@@ -8,7 +8,7 @@ import { SpanKind, inSpan } from './tracing.js';
  */
 export function observeUpstreamCall(role: 'worker' | 'runner', server: string, tool: string, work: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
   const started = performance.now();
-  return inSpan(`upstream tools/call ${tool}`, { kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool, 'mcpbus.server': server } }, async (span) => {
+  return inSpan(`upstream tools/call ${tool}`, () => ({ kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool, 'mcpbus.server': server } }), async (span) => {
     let outcome = 'error';
     try {
       const result = await work();

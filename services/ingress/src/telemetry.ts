@@ -88,7 +88,7 @@ export interface CallLabels {
  */
 export function observeCall<T extends { result: Record<string, unknown> } | { task: unknown }>(callId: string, name: string, labels: CallLabels, log: Logger, work: () => Promise<T>): Promise<T> {
   const started = performance.now();
-  return inSpan(`tools/call ${name}`, { kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': name, 'mcpbus.call_id': callId } }, async (span) => {
+  return inSpan(`tools/call ${name}`, () => ({ kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': name, 'mcpbus.call_id': callId } }), async (span) => {
     let outcome = 'ok';
     try {
       const done = await work();

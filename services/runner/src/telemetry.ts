@@ -11,11 +11,11 @@ import type { TaskOutcome } from '@mcpbus/protocol';
 export function traceJob<T>(job: Job<CallJob>, work: () => Promise<T>): Promise<T> {
   const data = job.data;
   if (job.attemptsMade === 0) runnerJobWait.observe({ server: data.server }, Math.max(0, Date.now() - job.timestamp) / 1000);
-  return inSpan(`job tools/call ${data.tool}`, {
+  return inSpan(`job tools/call ${data.tool}`, () => ({
     kind: SpanKind.CONSUMER,
     parent: contextOf(data.trace),
     attributes: { 'messaging.system': 'bullmq', 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': data.upstreamName, 'mcpbus.server': data.server, 'mcpbus.call_id': data.callId, 'mcpbus.attempt': job.attemptsMade + 1 },
-  }, work);
+  }), work);
 }
 
 /** Counts a job's end (once per job, as it is audited): ok, tool_error, or the error's code. */

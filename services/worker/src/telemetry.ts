@@ -11,12 +11,12 @@ export const UNRESOLVED = '_unresolved';
  * (`traceparent`), so a call is one trace from the ingress (or any bus client) on.
  */
 export function traceRequest(kind: string, msg: Msg, work: () => Promise<void>): Promise<void> {
-  return inSpan(kind, { kind: SpanKind.SERVER, parent: traceContextOf(msg), attributes: { 'mcp.method.name': kind, 'messaging.system': 'nats', 'messaging.destination.name': msg.subject } }, () => work());
+  return inSpan(kind, () => ({ kind: SpanKind.SERVER, parent: traceContextOf(msg), attributes: { 'mcp.method.name': kind, 'messaging.system': 'nats', 'messaging.destination.name': msg.subject } }), () => work());
 }
 
 /** A durable submission, in a CONSUMER span continuing the trace its JetStream headers carry. */
 export function traceSubmission<T>(msg: JsMsg, work: () => Promise<T>): Promise<T> {
-  return inSpan('submit tools/call', { kind: SpanKind.CONSUMER, parent: traceContextOf(msg), attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject } }, () => work());
+  return inSpan('submit tools/call', () => ({ kind: SpanKind.CONSUMER, parent: traceContextOf(msg), attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject } }), () => work());
 }
 
 /** Counts one answered call: ok, tool_error, invalid_arguments, queued, or (`failure`) the error's code. */
