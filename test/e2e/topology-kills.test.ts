@@ -26,8 +26,8 @@ beforeAll(async () => {
       mcp_servers: {
         led: { url: ledger.url, timeout_ms: INLINE_TIMEOUT_MS },
         // `work` may not run twice (config says so, and so would its missing annotations);
-        // `work_idem` may (its idempotentHint). timeout_ms bounds the queueing request too: a
-        // worker killed while queueing a job leaves its caller waiting that long (60 s by default).
+        // `work_idem` may (its idempotentHint). A worker killed while queueing a job leaves its
+        // caller waiting job_queue_timeout_ms (10 s by default).
         ledjob: { url: ledger.url, execution: 'job', timeout_ms: INLINE_TIMEOUT_MS, tools: { work: { idempotent: false } } },
       },
       general_settings: { master_key: TOPOLOGY_KEY },

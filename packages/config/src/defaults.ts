@@ -26,6 +26,8 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   auditArguments: false,
   rateLimitPerMinute: 0,
   maxConcurrentCallsPerKey: 0,
+  maxInflightRequests: 10_000,
+  jobQueueTimeoutMs: 10_000,
   upstreamUrlAllowlist: [],
   apiStdioCommands: [],
 });

@@ -29,6 +29,8 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['submit_backlog_max', 'submitBacklogMax', 10_000_000],
   ['rate_limit_per_minute', 'rateLimitPerMinute', 100_000_000],
   ['max_concurrent_calls_per_key', 'maxConcurrentCallsPerKey', 1_000_000],
+  ['max_inflight_requests', 'maxInflightRequests', 10_000_000],
+  ['job_queue_timeout_ms', 'jobQueueTimeoutMs', MAX_TIMER_MS],
 ];
 
 /** Lists of non-empty strings, by config key. */
@@ -39,7 +41,7 @@ const STRING_LIST_KEYS = [
 ] as const;
 
 /** Limits where 0 turns the limit off. */
-const ZERO_MEANS_OFF: ReadonlySet<IntegerKey> = new Set(['rateLimitPerMinute', 'maxConcurrentCallsPerKey']);
+const ZERO_MEANS_OFF: ReadonlySet<IntegerKey> = new Set(['rateLimitPerMinute', 'maxConcurrentCallsPerKey', 'maxInflightRequests']);
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'audit_arguments',

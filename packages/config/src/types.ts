@@ -117,6 +117,10 @@ export interface GatewaySettings {
   readonly rateLimitPerMinute: number;
   /** Inline tool calls one key may have running at once, across all replicas (0: no limit). */
   readonly maxConcurrentCallsPerKey: number;
+  /** Requests one ingress answers at once (legacy SSE streams aside); more get 503 with Retry-After (0: no limit). */
+  readonly maxInflightRequests: number;
+  /** How long the ingress waits for a worker to confirm that a call which runs as a job is queued. */
+  readonly jobQueueTimeoutMs: number;
   /**
    * Hosts, addresses and CIDR ranges that servers added through the admin API may reach although
    * they are loopback, private, link-local or metadata addresses (the SSRF guard refuses those).

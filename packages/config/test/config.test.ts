@@ -146,6 +146,8 @@ describe('parseConfig: full example', () => {
       auditArguments: false,
       rateLimitPerMinute: 0,
       maxConcurrentCallsPerKey: 0,
+      maxInflightRequests: 10_000,
+      jobQueueTimeoutMs: 10_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });
@@ -437,6 +439,8 @@ describe('parseConfig: settings', () => {
       auditArguments: false,
       rateLimitPerMinute: 0,
       maxConcurrentCallsPerKey: 0,
+      maxInflightRequests: 10_000,
+      jobQueueTimeoutMs: 10_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });

@@ -27,6 +27,12 @@ export const ingressCalls = new Counter({
   registers,
 });
 
+export const ingressShed = new Counter({
+  name: 'mcpbus_ingress_shed_total',
+  help: 'requests the ingress refused with 503 because it was answering max_inflight_requests already',
+  registers,
+});
+
 export const ingressCallDuration = new Histogram({
   name: 'mcpbus_ingress_call_duration_seconds',
   help: 'Time the ingress spent on a tools/call, bus round trip and any wait for a job included, by server, tool and outcome (ok, tool_error, task, error)',

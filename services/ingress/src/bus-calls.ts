@@ -60,6 +60,12 @@ export interface CallOptions {
   abortCancelsJob: boolean;
   /** The longest a caller waits for a job's end. */
   jobWaitMs: number;
+  /**
+   * Set when the call will run as a job: the worker answers as soon as it is queued, so its
+   * answer is awaited this long rather than the call's whole timeout (a worker that died while
+   * queueing it fails the call in seconds).
+   */
+  queueTimeoutMs?: number;
   /** The caller's own credentials for this server. */
   upstreamHeaders?: Record<string, string>;
   /**
@@ -188,6 +194,9 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     }
   }
 
+  /** How long the worker's answer is awaited: the call's timeout, or only its queueing when it becomes a job. */
+  const replyWindowMs = (options: CallOptions): number => Math.min(options.timeoutMs, options.queueTimeoutMs ?? Number.POSITIVE_INFINITY);
+
   function callBody(options: CallOptions): CallToolRequest {
     const body: CallToolRequest = {
       v: 1,
@@ -195,7 +204,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       server: options.server,
       name: options.name,
       progress: options.onProgress !== undefined,
-      deadlineAt: Date.now() + options.timeoutMs,
+      deadlineAt: Date.now() + replyWindowMs(options),
     };
     if (options.arguments !== undefined) body.arguments = options.arguments;
     if (options.byUpstreamName === true) body.byUpstreamName = true;
@@ -226,7 +235,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const reply = (await ask<Record<string, unknown>>(options.who, subjects.toolsCall(options.server), body, {
-        timeoutMs: options.timeoutMs + REPLY_GRACE_MS,
+        timeoutMs: replyWindowMs(options) + REPLY_GRACE_MS,
         what: `the call of ${options.name}`,
         op: 'tools/call',
       })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo };
@@ -250,7 +259,15 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       await watch?.settle(reply.events ?? 0);
       return { result: reply.result };
     } catch (err: unknown) {
-      if (err instanceof McpbusError && err.code === ErrorCode.Timeout && !queued) onAbort();
+      if (err instanceof McpbusError && err.code === ErrorCode.Timeout && !queued) {
+        onAbort();
+        if (options.queueTimeoutMs !== undefined) {
+          // The worker took the call and went quiet (it may have died queueing it). A job it did
+          // queue under the call's id is cancelled, so nothing runs that its caller gave up on.
+          void cancelTask(options.who, callId, 'the gateway stopped waiting for the call to be queued').catch(() => undefined);
+          throw new McpbusError(ErrorCode.Timeout, `the call of ${options.name} runs as a job, and no worker confirmed it queued within ${replyWindowMs(options)} ms (a worker may have stopped); if it was queued it has been cancelled, and tasks/list shows what became of it`, { cause: err });
+        }
+      }
       throw err;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);

@@ -1,6 +1,6 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { allowsServer } from '@mcpbus/access';
-import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
+import { executionOf, type McpbusConfig, type ServerConfig } from '@mcpbus/config';
 import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, newCallId, serverOfToolName } from '@mcpbus/protocol';
 import { silentLogger } from '@mcpbus/logging';
 import type { Logger } from 'pino';
@@ -94,6 +94,7 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       ...(upstreamHeaders === undefined ? {} : { upstreamHeaders }),
       ...onQueued(request),
+      ...(executionOf(target, labels.tool) === 'job' ? { queueTimeoutMs: config.settings.jobQueueTimeoutMs } : {}),
     };
   };
   // Where a dropped connection does not cancel a job, the client's notifications/cancelled must.
@@ -108,7 +109,9 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
     return observeCall(callId, request.name, labels, log, async () => {
       try {
         const options = optionsOf(request, callId, labels);
-        return await bus.callTool(task === undefined ? options : { ...options, task });
+        if (task === undefined) return await bus.callTool(options);
+        // A task the client insists on is a job whatever the config says.
+        return await bus.callTool(task.onlyIfJob === true ? { ...options, task } : { ...options, task, queueTimeoutMs: config.settings.jobQueueTimeoutMs });
       } catch (err: unknown) {
         if (err instanceof McpbusError && err.code === ErrorCode.Cancelled && request.signal.aborted)
           throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request', { data: { byClient: true } });

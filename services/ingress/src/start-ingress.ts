@@ -8,6 +8,7 @@ import type { McpbusConfig } from '@mcpbus/config';
 import { FULL_ACCESS } from '@mcpbus/access';
 import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
+import { ingressShed } from '@mcpbus/logging';
 import { startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
 import { presentedKey } from './auth.js';
 import { adminRouteOf, serveAdmin, type AdminDeps } from './admin/routes.js';
@@ -42,6 +43,9 @@ export interface IngressHandle {
   /** Stops accepting connections, lets running requests finish (up to the drain timeout). */
   close(): Promise<void>;
 }
+
+/** Paths answered whatever the load: health probes and metrics. */
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/health/liveliness', '/health/liveness', '/health/readiness', '/metrics']);
 
 /** Room kept for the envelope around a request body on the bus. */
 const ENVELOPE_BYTES = 16 * 1024;
@@ -261,9 +265,16 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // A draining ingress answers every request (even on a connection a balancer keeps alive)
     // with Connection: close, so the balancer stops sending it more.
     if (draining) res.setHeader('Connection', 'close');
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // Load shedding: beyond its bound the ingress answers at once rather than queue work it
+    // cannot do in time. Probes and metrics are always answered.
+    if (settings.maxInflightRequests > 0 && active.size >= settings.maxInflightRequests && !PROBE_PATHS.has(path)) {
+      ingressShed.inc();
+      const overloaded = new McpbusError(ErrorCode.Overloaded, `This ingress is answering ${settings.maxInflightRequests} requests already (max_inflight_requests); retry shortly or on another replica`);
+      return restRouteOf(path) !== undefined || callRouteOf(path) !== undefined || adminRouteOf(path) !== undefined ? sendRestError(res, overloaded) : sendRpcError(res, overloaded);
+    }
     active.add(res);
     res.on('close', () => active.delete(res));
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
     observeRequest(req, res, path, () => route(req, res, path)).catch((err: unknown) => {
       log.error({ err: messageOf(err) }, 'request failed');
       sendRpcError(res, new McpbusError(ErrorCode.Internal, 'Internal error'));

@@ -1,4 +1,4 @@
-import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
+import { executionOf, type McpbusConfig, type ServerConfig } from '@mcpbus/config';
 import { enqueueCall, type CallQueue, type TaskStore } from '@mcpbus/jobs';
 import { ErrorCode, McpbusError, TERMINAL_TASK_STATUSES, idempotentCallId, messageOf, type CallToolRequest, type CatalogTool, type TaskInfo } from '@mcpbus/protocol';
 import { SpanKind, inSpan, traceCarrier } from '@mcpbus/logging';
@@ -39,7 +39,7 @@ export function isRetriable(server: ServerConfig, entry: CatalogTool, idempotenc
 
 /** Whether a call runs as a job without being asked to: `execution: job` on the tool or its server. */
 export function runsAsJob(server: ServerConfig, entry: CatalogTool): boolean {
-  return (server.tools[entry.upstreamName]?.execution ?? server.execution) === 'job';
+  return executionOf(server, entry.upstreamName) === 'job';
 }
 
 /**
