@@ -64,7 +64,9 @@ describe('a call that runs as a job, taken by a worker that never answers', () =
     gateway = await startGateway({ servers: { jobfx: { url: http.url, execution: 'job', timeout_ms: 60_000 } }, settings: { job_queue_timeout_ms: 500 }, workers: 0 });
     nc = await connect({ servers: NATS_URL });
     nc.subscribe(createSubjects(gateway.config.settings.subjectRoot).toolsCall('jobfx'), {
-      callback: (_err, msg) => seen.push({ deadlineAt: msg.json<{ deadlineAt: number }>().deadlineAt, receivedAt: Date.now() }),
+      callback: (_err, msg) => {
+        seen.push({ deadlineAt: msg.json<{ deadlineAt: number }>().deadlineAt, receivedAt: Date.now() });
+      },
     });
     await nc.flush();
   });
