@@ -37,6 +37,8 @@ COPY services/ingress/package.json services/ingress/
 COPY services/runner/package.json services/runner/
 COPY services/worker/package.json services/worker/
 COPY test/package.json test/
+# Its dependencies are development ones (the conformance suite, Node 22): --prod leaves them out.
+COPY scripts/conformance/package.json scripts/conformance/
 RUN --mount=type=cache,id=mcpbus-pnpm-store,target=/pnpm/store \
     pnpm install --frozen-lockfile --prod --store-dir /pnpm/store
 
