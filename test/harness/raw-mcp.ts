@@ -37,9 +37,9 @@ export function progressOf(messages: Record<string, unknown>[]): { progress: num
 }
 
 /** Headers and `_meta` envelope of a 2026-07-28 request; `tasks` declares the Tasks extension. */
-export async function modernRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: { name?: string; tasks?: boolean; signal?: AbortSignal } = {}): Promise<Record<string, unknown>[]> {
+export async function modernRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: { name?: string; tasks?: boolean; capabilities?: Record<string, unknown>; signal?: AbortSignal } = {}): Promise<Record<string, unknown>[]> {
   const id = nextId++;
-  const capabilities = options.tasks === true ? { extensions: { 'io.modelcontextprotocol/tasks': {} } } : {};
+  const capabilities = { ...(options.capabilities ?? {}), ...(options.tasks === true ? { extensions: { 'io.modelcontextprotocol/tasks': {} } } : {}) };
   const meta = {
     ...((params['_meta'] as Record<string, unknown> | undefined) ?? {}),
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',

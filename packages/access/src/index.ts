@@ -5,3 +5,4 @@ export { startKeyDirectory, KEY_HINT, type KeyDirectory, type Principal } from '
 export { startServerDirectory, type ServerDirectory, type ServerChange, type StoredServer } from './server-directory.js';
 export * from './url-guard.js';
 export * from './stdio-policy.js';
+export { createSeal, type Seal } from './seal.js';

@@ -28,6 +28,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   maxConcurrentCallsPerKey: 0,
   maxInflightRequests: 10_000,
   jobQueueTimeoutMs: 10_000,
+  inputTimeoutMs: 300_000,
   upstreamUrlAllowlist: [],
   apiStdioCommands: [],
 });

@@ -31,6 +31,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['max_concurrent_calls_per_key', 'maxConcurrentCallsPerKey', 1_000_000],
   ['max_inflight_requests', 'maxInflightRequests', 10_000_000],
   ['job_queue_timeout_ms', 'jobQueueTimeoutMs', MAX_TIMER_MS],
+  ['input_timeout_ms', 'inputTimeoutMs', MAX_TIMER_MS],
 ];
 
 /** Lists of non-empty strings, by config key. */

@@ -121,6 +121,8 @@ export interface GatewaySettings {
   readonly maxInflightRequests: number;
   /** How long the ingress waits for a worker to confirm that a call which runs as a job is queued. */
   readonly jobQueueTimeoutMs: number;
+  /** How long a call waits for its client's input (an elicitation a person answers), and a requestState stays valid. */
+  readonly inputTimeoutMs: number;
   /**
    * Hosts, addresses and CIDR ranges that servers added through the admin API may reach although
    * they are loopback, private, link-local or metadata addresses (the SSRF guard refuses those).

@@ -148,6 +148,7 @@ describe('parseConfig: full example', () => {
       maxConcurrentCallsPerKey: 0,
       maxInflightRequests: 10_000,
       jobQueueTimeoutMs: 10_000,
+      inputTimeoutMs: 300_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });
@@ -441,6 +442,7 @@ describe('parseConfig: settings', () => {
       maxConcurrentCallsPerKey: 0,
       maxInflightRequests: 10_000,
       jobQueueTimeoutMs: 10_000,
+      inputTimeoutMs: 300_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });

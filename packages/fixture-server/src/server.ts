@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, isInputRequiredResult } from '@modelcontextprotocol/server';
 import { registerContent } from './content.js';
 import { FIXTURE_TOOLS, type FixtureTool } from './tools.js';
 
@@ -80,6 +80,7 @@ export function createFixtureServer(options: FixtureServerOptions = {}): Server 
     const tool = toolsByName.get(req.params.name) ?? [grow, ...grown].find(t => t.definition.name === req.params.name);
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
     const result = await tool.run(req.params.arguments ?? {}, ctx, env);
+    if (isInputRequiredResult(result)) return result;
     // The codec's era-specific shaping of structuredContent; low-level handlers apply it themselves.
     return server.projectCallToolResult(result, tool.definition.outputSchema);
   });

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import { INTERACTIVE_TOOLS } from './interactive-tools.js';
 
 /** Per-call hooks the serving layer provides to the tools. */
 export interface ToolEnv {
@@ -9,7 +10,8 @@ export interface ToolEnv {
 
 export interface FixtureTool {
   definition: Tool;
-  run(args: Record<string, unknown>, ctx: ServerContext, env: ToolEnv): Promise<CallToolResult>;
+  /** An `input_required` result asks the client for input (see interactive-tools.ts). */
+  run(args: Record<string, unknown>, ctx: ServerContext, env: ToolEnv): Promise<CallToolResult | InputRequiredResult>;
 }
 
 /** Counters of the `slow` tool in this process. */
@@ -275,4 +277,5 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
     },
     run: args => Promise.resolve(text(process.env[readString(args, 'name')] ?? '')),
   },
+  ...INTERACTIVE_TOOLS,
 ];

@@ -47,6 +47,28 @@ export interface ListToolsResult {
   failures: ServerFailure[];
 }
 
+/** The server-to-client requests an upstream may make of the client during a call. */
+export const INPUT_METHODS = ['elicitation/create', 'sampling/createMessage', 'roots/list'] as const;
+export type InputMethod = (typeof INPUT_METHODS)[number];
+/** The client capabilities that let an upstream make them (`elicitation`, `sampling`, `roots`). */
+export const INPUT_CAPABILITIES = ['elicitation', 'sampling', 'roots'] as const;
+
+/** Server-to-client requests, keyed (the MCP `inputRequests` shape). */
+export type InputRequests = Record<string, { method: InputMethod; params?: Record<string, unknown> }>;
+
+/**
+ * What the caller of a call can answer when the upstream asks for input: the MCP client
+ * capabilities it declared (only `elicitation`, `sampling` and `roots` count), and how it is
+ * asked. `push`: the worker publishes InputRequestEvents on `calls.<id>.input` and waits for
+ * InputAnswers on `calls.<id>.answers` (2025-era clients, asked on their open stream). `mrtr`:
+ * the worker replies `inputRequired` and the client retries the call with `inputResponses` and
+ * the `requestState` it was given (2026-07-28 clients).
+ */
+export interface CallInteraction {
+  capabilities: Record<string, unknown>;
+  mode: 'push' | 'mrtr';
+}
+
 export interface CallToolRequest {
   v: 1;
   callId: string;
@@ -73,6 +95,49 @@ export interface CallToolRequest {
    * upstream as HTTP headers on sessions of their own, never shared with another caller.
    */
   upstreamHeaders?: Record<string, string>;
+  /** The caller can answer server-to-client requests; without it the upstream cannot make any. */
+  interaction?: CallInteraction;
+  /** A 2026 client's retry: its answers to the last `inputRequired`, keyed as asked. */
+  inputResponses?: Record<string, unknown>;
+  /** A 2026 client's retry: the `requestState` mcpbus gave it, byte for byte. */
+  requestState?: string;
+}
+
+/** The upstream asks the client for input before the call can go on (mrtr mode). */
+export interface InputRequired {
+  inputRequests: InputRequests;
+  /** Sealed by mcpbus: the client sends it back with its answers; anything else is refused. */
+  requestState: string;
+}
+
+/** Push mode: a server-to-client request for the caller of call `callId` (worker → ingress). */
+export interface InputRequestEvent {
+  v: 1;
+  callId: string;
+  /** Names the request; the answer carries it back. */
+  key: string;
+  method: InputMethod;
+  params?: Record<string, unknown>;
+  /** When the worker stops waiting for the answer. */
+  deadlineAt: number;
+}
+
+/** The caller's answer to an InputRequestEvent (→ worker). The key header must be the call's caller's. */
+export interface InputAnswer {
+  v: 1;
+  callId: string;
+  key: string;
+  result?: Record<string, unknown>;
+  /** The client answered with a JSON-RPC error. */
+  error?: { code: number; message: string };
+}
+
+/** A 2026 client's retry of a parked call, forwarded to the worker holding it; the reply is a CallToolReply. */
+export interface ResumeRequest {
+  v: 1;
+  callId: string;
+  inputResponses: Record<string, unknown>;
+  deadlineAt: number;
 }
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -275,11 +340,19 @@ export interface CallAccepted {
   task: TaskInfo;
 }
 
-export type CallToolReply = CallToolOk | CallAccepted | { ok: false; error: ErrorBody };
+/** The upstream asks the client for input: answer the client with `input_required` (mrtr mode). */
+export interface CallNeedsInput {
+  ok: true;
+  inputRequired: InputRequired;
+  events: number;
+}
+
+export type CallToolReply = CallToolOk | CallAccepted | CallNeedsInput | { ok: false; error: ErrorBody };
 
 const serverName = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,40}$' } as const;
 const deadlineAt = { type: 'integer', minimum: 0 } as const;
 const callId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+const inputKey = { type: 'string', minLength: 1, maxLength: 128 } as const;
 const progressUpdate = {
   type: 'object',
   required: ['progress'],
@@ -345,7 +418,42 @@ export const SCHEMAS = Object.freeze({
       progressToken: { type: ['string', 'integer'] },
       idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
       upstreamHeaders: { type: 'object', maxProperties: 32, propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]{1,128}$' }, additionalProperties: { type: 'string', maxLength: 8192 } },
+      interaction: {
+        type: 'object',
+        required: ['capabilities', 'mode'],
+        properties: { capabilities: { type: 'object' }, mode: { enum: ['push', 'mrtr'] } },
+        additionalProperties: false,
+      },
+      inputResponses: { type: 'object', maxProperties: 64 },
+      requestState: { type: 'string', maxLength: 65536 },
     },
+    additionalProperties: false,
+  },
+  InputRequestEvent: {
+    $id: 'https://mcpbus.dev/schemas/v1/input-request-event.json',
+    type: 'object',
+    required: ['v', 'callId', 'key', 'method', 'deadlineAt'],
+    properties: { v: { const: 1 }, callId, key: inputKey, method: { enum: INPUT_METHODS }, params: { type: 'object' }, deadlineAt },
+    additionalProperties: false,
+  },
+  InputAnswer: {
+    $id: 'https://mcpbus.dev/schemas/v1/input-answer.json',
+    type: 'object',
+    required: ['v', 'callId', 'key'],
+    properties: {
+      v: { const: 1 },
+      callId,
+      key: inputKey,
+      result: { type: 'object' },
+      error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'integer' }, message: { type: 'string', maxLength: 4096 } } },
+    },
+    additionalProperties: false,
+  },
+  ResumeRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/resume-request.json',
+    type: 'object',
+    required: ['v', 'callId', 'inputResponses', 'deadlineAt'],
+    properties: { v: { const: 1 }, callId, inputResponses: { type: 'object', maxProperties: 64 }, deadlineAt },
     additionalProperties: false,
   },
   ResultEvent: {
@@ -472,6 +580,15 @@ export const SCHEMAS = Object.freeze({
     oneOf: [
       { type: 'object', required: ['ok', 'result'], properties: { ok: { const: true }, result: {}, events: { type: 'integer', minimum: 0 } } },
       { type: 'object', required: ['ok', 'task'], properties: { ok: { const: true }, task: taskInfo } },
+      {
+        type: 'object',
+        required: ['ok', 'inputRequired'],
+        properties: {
+          ok: { const: true },
+          inputRequired: { type: 'object', required: ['inputRequests', 'requestState'], properties: { inputRequests: { type: 'object' }, requestState: { type: 'string' } } },
+          events: { type: 'integer', minimum: 0 },
+        },
+      },
       { type: 'object', required: ['ok', 'error'], properties: { ok: { const: false }, error: errorBody } },
     ],
   },

@@ -76,6 +76,12 @@ export interface Subjects {
    * replica holds the session's stream.
    */
   sessionMessages(sessionId: string): string;
+  /** Publish: server-to-client requests for the caller of a running call (push mode), worker → ingress. */
+  callInput(callId: string): string;
+  /** Publish: the caller's answers to them, from whichever ingress the client's answer reached, → worker. */
+  callAnswers(callId: string): string;
+  /** Request/reply: a parked call's next round (2026 clients' retries with inputResponses), → the worker holding it. */
+  callResume(callId: string): string;
 }
 
 export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
@@ -109,5 +115,8 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     submitStream: `${streamPrefix}_SUBMIT`,
     buckets: Object.freeze({ keys: `${streamPrefix}_KEYS`, teams: `${streamPrefix}_TEAMS`, servers: `${streamPrefix}_SERVERS` }),
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
+    callInput: (callId: string) => `${base}.calls.${checkedCallId(callId)}.input`,
+    callAnswers: (callId: string) => `${base}.calls.${checkedCallId(callId)}.answers`,
+    callResume: (callId: string) => `${base}.calls.${checkedCallId(callId)}.resume`,
   });
 }

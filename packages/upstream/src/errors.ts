@@ -34,12 +34,18 @@ function reasonOf(err: unknown): string {
  * own JSON-RPC errors keep their code; transport failures become `upstream_unavailable`;
  * SDK timeouts become `upstream_timeout` (unless the caller aborted, which is `cancelled`).
  */
+/** A JSON object (not an array), small enough to carry on the bus. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && JSON.stringify(value).length <= 16_384;
+}
+
 export function upstreamFailure(server: string, err: unknown, context: { timeoutMs: number; aborted: boolean }): McpbusError {
   if (err instanceof McpbusError) return err;
   if (context.aborted) return new McpbusError(ErrorCode.Cancelled, `call to upstream server "${server}" was cancelled`, { cause: err });
   if (err instanceof ProtocolError)
     return new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" returned an error: ${err.message}`, {
-      data: { server, jsonRpcCode: err.code },
+      // The error's own data (a missing resource's uri, the capabilities a request needs) goes to the client too.
+      data: { server, jsonRpcCode: err.code, ...(isPlainObject(err.data) ? { upstreamData: err.data } : {}) },
       cause: err,
     });
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout)

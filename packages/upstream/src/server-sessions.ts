@@ -45,11 +45,24 @@ export interface ServerSessions {
    * session after a restart), so the next caller gets a fresh one.
    */
   discard(client: Client): void;
+  /**
+   * A session of its own, outside the pool, for one call whose caller can answer the upstream's
+   * requests: it declares exactly `capabilities` (a pooled session declares none, so the
+   * upstream never asks on one) and answers the upstream's `elicitation/create`,
+   * `sampling/createMessage` and `roots/list` with `onRequest`. The caller closes it.
+   */
+  openDedicated(capabilities: Record<string, unknown>, onRequest: UpstreamRequestHandler): Promise<Client>;
   /** How many sessions the pool keeps and how many are connected right now (for metrics). */
   stats(): { poolSize: number; connected: number };
   /** Closes every session and stops reconnecting; stdio children are terminated. */
   close(): Promise<void>;
 }
+
+/** Answers a server-to-client request an upstream made on a dedicated session. */
+export type UpstreamRequestHandler = (method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list', params: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** Which client capability lets an upstream make each server-to-client request. */
+const REQUEST_CAPABILITY = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' } as const;
 
 interface Slot {
   client: Client | undefined;
@@ -244,8 +257,28 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     }
   }
 
+  async function openDedicated(capabilities: Record<string, unknown>, onRequest: UpstreamRequestHandler): Promise<Client> {
+    if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
+    const client = new Client(clientInfo, { capabilities, versionNegotiation: { mode: negotiationFor(server) } });
+    client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice (dedicated session)');
+    for (const [method, capability] of Object.entries(REQUEST_CAPABILITY) as [keyof typeof REQUEST_CAPABILITY, string][]) {
+      // The SDK refuses a handler for a capability the client did not declare.
+      if (capabilities[capability] !== undefined) client.setRequestHandler(method, (request) => onRequest(method, { ...(request.params ?? {}) }) as never);
+    }
+    const transport = options.transportFactory?.() ?? createTransport(server, log);
+    try {
+      await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
+    } catch (err: unknown) {
+      await client.close().catch(() => undefined);
+      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
+    }
+    interceptProgress(client);
+    return client;
+  }
+
   return {
     server,
+    openDedicated,
     trackProgress(token, onProgress) {
       progressRoutes.set(token, onProgress);
       return () => progressRoutes.delete(token);

@@ -1,4 +1,4 @@
-import { apiKeyHeaders, busRequest, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { apiKeyHeaders, busRequest, decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import {
   ErrorCode,
@@ -6,8 +6,12 @@ import {
   TERMINAL_TASK_STATUSES,
   createSubjects,
   newCallId,
+  type CallInteraction,
   type CallToolRequest,
   type CancelMessage,
+  type InputAnswer,
+  type InputRequestEvent,
+  type InputRequired,
   type ItemKind,
   type ListItemsRequest,
   type ListItemsResult,
@@ -78,10 +82,21 @@ export interface CallOptions {
    * or when the call runs as a job anyway (a 2026 client that declared the Tasks extension).
    */
   task?: { ttlMs?: number; onlyIfJob?: boolean };
+  /** The client can answer the upstream's requests for input (see CallInteraction). */
+  interaction?: CallInteraction;
+  /**
+   * Push mode: relays one of the upstream's requests to the client. A promise of the client's
+   * answer is sent back to the worker from here; `undefined` means the answer reaches the
+   * worker another way (a 2025 client POSTs it to any replica).
+   */
+  onInput?: (request: InputRequestEvent) => Promise<{ result: Record<string, unknown> } | { error: { code: number; message: string } }> | undefined;
+  /** A 2026 client's retry: its answers, and the requestState it was given. */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
 }
 
-/** A call's result, or the task it became when the client takes tasks. */
-export type CallResult = { result: Record<string, unknown> } | { task: TaskInfo };
+/** A call's result, the task it became when the client takes tasks, or the input its upstream asks the client for (mrtr). */
+export type CallResult = { result: Record<string, unknown> } | { task: TaskInfo } | { inputRequired: InputRequired };
 
 /** A task and, once it has ended, how. */
 export interface TaskEnd {
@@ -212,6 +227,9 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     if (options.idempotencyKey !== undefined) body.idempotencyKey = options.idempotencyKey;
     if (options.task !== undefined) body.task = options.task;
     if (options.upstreamHeaders !== undefined) body.upstreamHeaders = options.upstreamHeaders;
+    if (options.interaction !== undefined) body.interaction = options.interaction;
+    if (options.inputResponses !== undefined) body.inputResponses = options.inputResponses;
+    if (options.requestState !== undefined) body.requestState = options.requestState;
     return body;
   }
 
@@ -221,6 +239,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     // Checked before anything is subscribed, so a refused call leaves nothing behind.
     if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     let watch = options.onProgress === undefined ? undefined : watchCall(nc, subjects.callEvents(callId), options.onProgress);
+    const inputs = options.interaction?.mode === 'push' && options.onInput !== undefined ? relayInput(options.who, callId, options.onInput) : undefined;
     let queued = false;
     const onAbort = (): void => {
       if (queued) return; // a job: untilEnded decides what an abort means
@@ -238,7 +257,11 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
         timeoutMs: replyWindowMs(options) + REPLY_GRACE_MS,
         what: `the call of ${options.name}`,
         op: 'tools/call',
-      })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo };
+      })) as { result: Record<string, unknown>; events?: number } | { task: TaskInfo } | { inputRequired: InputRequired; events?: number };
+      if ('inputRequired' in reply) {
+        await watch?.settle(reply.events ?? 0);
+        return { inputRequired: reply.inputRequired };
+      }
       if ('task' in reply && options.task !== undefined) return { task: reply.task };
       if ('task' in reply) {
         queued = true;
@@ -272,7 +295,34 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       watch?.close();
+      inputs?.unsubscribe();
     }
+  }
+
+  /**
+   * Push mode: the upstream's requests for input arrive on the call's input subject; each goes to
+   * the client, and an answer the client gives here goes back to the worker with the caller's key.
+   */
+  function relayInput(who: Credential, callId: string, onInput: NonNullable<CallOptions['onInput']>) {
+    const headers = apiKeyHeaders(who.key);
+    return nc.subscribe(subjects.callInput(callId), {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        let request: InputRequestEvent;
+        try {
+          request = decodeBody<InputRequestEvent>(msg.data, 'InputRequestEvent');
+        } catch {
+          return;
+        }
+        onInput(request)?.then(
+          (answer) => {
+            const body: InputAnswer = { v: 1, callId, key: request.key, ...answer };
+            nc.publish(subjects.callAnswers(callId), encodeJson(body), headers === undefined ? undefined : { headers });
+          },
+          () => undefined,
+        );
+      },
+    });
   }
 
   return {

@@ -33,6 +33,8 @@ export interface Caller extends Credential {
   readonly idempotencyKey?: string;
   /** The client's `Mcp-Session-Id`, if it sent one (it narrows which request a cancel names). */
   readonly sessionId?: string;
+  /** The connection can carry requests to the client (a legacy SSE session), so upstreams may ask it for input. */
+  readonly pushesToClient?: boolean;
   /** `x-mcp-*` headers that may carry upstream credentials (see upstream-credentials.ts). */
   readonly clientHeaders?: Readonly<Record<string, string>>;
 }

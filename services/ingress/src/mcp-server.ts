@@ -1,6 +1,6 @@
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type ItemKind, type ServerRpcMethod } from '@mcpbus/protocol';
+import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type InputMethod, type ItemKind, type ServerRpcMethod } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
@@ -11,6 +11,30 @@ import { registerTaskMethods, serveToolCall } from './task-methods.js';
 import { TASKS_EXTENSION } from './task-views.js';
 
 export const GATEWAY_INFO = { name: 'mcpbus', version: '0.1.0' } as const;
+
+/**
+ * Every request method a 2026-07-28 client can make of the gateway (those served here and those
+ * the SDK answers itself). Any other is answered 404 before it reaches the SDK, which would
+ * answer it on 200 once `tools/call`'s fallback handler has seen it.
+ */
+export const MODERN_REQUEST_METHODS: ReadonlySet<string> = new Set([
+  'server/discover',
+  'subscriptions/listen',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'tasks/get',
+  'tasks/update',
+  'tasks/cancel',
+  'tasks/list',
+  'tasks/result',
+]);
 
 /**
  * A listed tool, marked as callable as a task (`optional`): mcpbus runs any call as a job. A tool
@@ -68,11 +92,18 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
     }),
   );
 
+  // On a session that carries requests to the client, the upstream's requests for input are sent on it.
+  const push = {
+    capabilities: () => server.getClientCapabilities() as Record<string, unknown> | undefined,
+    send: (method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number) =>
+      server.request({ method, params: params ?? {} } as never, { timeout: timeoutMs }) as Promise<Record<string, unknown>>,
+  };
+
   // tools/call is served by the fallback handler: a registered handler would reject the
   // CreateTaskResult a task-augmented 2025 call must get.
   server.fallbackRequestHandler = async (request, ctx) => {
     if (request.method !== 'tools/call') throw new ProtocolError(-32601, 'Method not found');
-    return serveToolCall(request.params, ctx, { caller, relay, log });
+    return serveToolCall(request.params, ctx, { caller, relay, log, ...(caller.pushesToClient === true ? { push } : {}) });
   };
   registerTaskMethods(server, { caller, bus, log, waitMs: config.settings.taskMaxTtlMs });
 

@@ -1,7 +1,7 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { allowsServer } from '@mcpbus/access';
 import { executionOf, type McpbusConfig, type ServerConfig } from '@mcpbus/config';
-import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, newCallId, serverOfToolName } from '@mcpbus/protocol';
+import { ErrorCode, IDEMPOTENCY_KEY_META_KEY, McpbusError, jsonRpcCodeOf, messageOf, newCallId, serverOfToolName, type InputRequired } from '@mcpbus/protocol';
 import { silentLogger } from '@mcpbus/logging';
 import type { Logger } from 'pino';
 import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
@@ -11,13 +11,21 @@ import type { JobCancels } from './job-cancels.js';
 import { UNRESOLVED, observeCall, type CallLabels } from './telemetry.js';
 import { createUpstreamCredentials } from './upstream-credentials.js';
 
+/** What of an error's data a client sees: the upstream's own error data (with the server named), or just the server. */
+function clientDataOf(data: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const server = data?.['server'];
+  const upstream = data?.['upstreamData'];
+  if (typeof upstream === 'object' && upstream !== null && !Array.isArray(upstream)) return { server, ...(upstream as Record<string, unknown>) };
+  return server === undefined ? undefined : { server };
+}
+
 /** Turns gateway errors into JSON-RPC errors sent as they are (code and message). */
 export function toProtocolError(err: unknown, log: Logger): ProtocolError {
   if (err instanceof ProtocolError) return err;
   if (err instanceof McpbusError) {
     // A request its client cancelled gets no answer that matters.
     if (err.code === ErrorCode.Cancelled && err.data?.['byClient'] === true) return new ProtocolError(-32800, 'Request cancelled');
-    return new ProtocolError(jsonRpcCodeOf(err), err.message, err.data?.['server'] === undefined ? undefined : { server: err.data['server'] });
+    return new ProtocolError(jsonRpcCodeOf(err), err.message, clientDataOf(err.data));
   }
   log.error({ err: messageOf(err) }, 'unexpected ingress error');
   return new ProtocolError(-32603, 'Internal error');
@@ -35,6 +43,17 @@ export interface RelayCallRequest {
   meta?: Record<string, unknown> | undefined;
   /** The JSON-RPC id, by which a stateless client's `notifications/cancelled` names the call. */
   requestId?: string | number;
+  /** The client can answer the upstream's requests for input (see CallOptions). */
+  interaction?: CallOptions['interaction'];
+  onInput?: CallOptions['onInput'];
+  /** A 2026 client's retry of an `input_required` round. */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+}
+
+/** The MCP result asking a 2026 client for input: it answers and calls again with the requestState. */
+export function inputRequiredResult(outcome: { inputRequired: InputRequired }): Record<string, unknown> {
+  return { resultType: 'input_required', inputRequests: outcome.inputRequired.inputRequests, requestState: outcome.inputRequired.requestState };
 }
 
 /** The servers that exist right now, by name. */
@@ -94,6 +113,10 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       ...(upstreamHeaders === undefined ? {} : { upstreamHeaders }),
       ...onQueued(request),
+      ...(request.interaction === undefined ? {} : { interaction: request.interaction }),
+      ...(request.onInput === undefined ? {} : { onInput: request.onInput }),
+      ...(request.inputResponses === undefined ? {} : { inputResponses: request.inputResponses }),
+      ...(request.requestState === undefined ? {} : { requestState: request.requestState }),
       ...(executionOf(target, labels.tool) === 'job' ? { queueTimeoutMs: config.settings.jobQueueTimeoutMs } : {}),
     };
   };
@@ -123,7 +146,7 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
     async call(request) {
       const outcome = await invoke(request);
       if ('task' in outcome) throw new McpbusError(ErrorCode.Internal, 'a call returned a task nobody asked for');
-      return outcome.result;
+      return 'inputRequired' in outcome ? inputRequiredResult(outcome) : outcome.result;
     },
     callOrTask: invoke,
   };

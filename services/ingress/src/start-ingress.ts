@@ -15,7 +15,7 @@ import { adminRouteOf, serveAdmin, type AdminDeps } from './admin/routes.js';
 import { createBusCalls } from './bus-calls.js';
 import { hostProblem, originProblem } from './http-guards.js';
 import { tryFastCall } from './fast-path.js';
-import { createGatewayServer } from './mcp-server.js';
+import { MODERN_REQUEST_METHODS, createGatewayServer } from './mcp-server.js';
 import { sendJson, sendRestError, sendRpcError } from './http-replies.js';
 import { readJsonBody } from './read-body.js';
 import { LEGACY_MESSAGES_PATH, createLegacySse } from './legacy-sse.js';
@@ -105,7 +105,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     subjects,
     // Legacy SSE sessions belong to the key that opened them; their requests end early only by
     // an explicit notifications/cancelled (or the session closing), which cancels a job too.
-    buildServer: (scope, who) => createGatewayServer(config, servers, { ...who, scope, modern: false, abortCancelsJob: true }, bus, relay, log),
+    buildServer: (scope, who) => createGatewayServer(config, servers, { ...who, scope, modern: false, abortCancelsJob: true, pushesToClient: true }, bus, relay, log),
     maxSessions: settings.maxSseSessions,
     log,
   });
@@ -180,6 +180,8 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
     if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))
       cancels.broadcast(caller, caller.sessionId, body['params']['requestId'], body['params']['reason']);
+    if (caller.modern && isJsonObject(body) && typeof body['method'] === 'string' && body['id'] !== undefined && !MODERN_REQUEST_METHODS.has(body['method']))
+      return sendJson(res, 404, { jsonrpc: '2.0', id: body['id'], error: { code: -32601, message: `Method not found: ${body['method'].slice(0, 100)}` } });
     if (tryFastCall(req, res, body, caller, relay, log)) return;
     return callerOfRequest.run(caller, () => mcp(req, res, body));
   }

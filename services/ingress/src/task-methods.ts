@@ -1,11 +1,11 @@
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, RELATED_TASK_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
-import { ErrorCode, McpbusError, TERMINAL_TASK_STATUSES } from '@mcpbus/protocol';
+import { ErrorCode, INPUT_CAPABILITIES, McpbusError, TERMINAL_TASK_STATUSES, type InputMethod } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import * as z from 'zod';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
 import { isJsonObject } from './json-object.js';
-import { toProtocolError, type CallRelay } from './relay-call.js';
+import { inputRequiredResult, toProtocolError, type CallRelay, type RelayCallRequest } from './relay-call.js';
 import { TASKS_EXTENSION, legacyTask, modernTask, rpcErrorOf } from './task-views.js';
 
 /** JSON-RPC code for a request that needs a client capability the client did not declare. */
@@ -32,6 +32,41 @@ export interface ToolCallDeps {
   caller: Caller;
   relay: CallRelay;
   log: Logger;
+  /**
+   * A connection that can carry requests to the client (a legacy SSE session): the client's
+   * declared capabilities, and how to send it one of the upstream's requests.
+   */
+  push?: { capabilities(): Record<string, unknown> | undefined; send(method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number): Promise<Record<string, unknown>> };
+}
+
+/** Whether capabilities let an upstream ask the client for input (elicitation, sampling, roots). */
+const answersInput = (capabilities: Record<string, unknown> | undefined): capabilities is Record<string, unknown> =>
+  capabilities !== undefined && INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined);
+
+/**
+ * How the upstream of this call may ask the client for input, if it can answer at all: a 2026
+ * client by `input_required` rounds (its capabilities come with every request; its retry brings
+ * the answers), a client on a legacy SSE session by requests pushed on that session.
+ */
+function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'inputResponses' | 'requestState'> {
+  if (deps.caller.modern) {
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
+    const state = ctx.mcpReq.requestState<string>();
+    const retry = { ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }), ...(typeof state === 'string' ? { requestState: state } : {}) };
+    return answersInput(capabilities) ? { interaction: { mode: 'mrtr', capabilities }, ...retry } : retry;
+  }
+  const push = deps.push;
+  const capabilities = push?.capabilities();
+  if (push === undefined || !answersInput(capabilities)) return {};
+  return {
+    interaction: { mode: 'push', capabilities },
+    onInput: (event) =>
+      push.send(event.method, event.params, Math.max(1, event.deadlineAt - Date.now())).then(
+        (result) => ({ result }),
+        (err: unknown) => ({ error: { code: err instanceof ProtocolError ? err.code : -32603, message: err instanceof Error ? err.message : String(err) } }),
+      ),
+  };
 }
 
 /**
@@ -47,13 +82,14 @@ export async function serveToolCall(raw: unknown, ctx: ServerContext, deps: Tool
   const meta = isJsonObject(params['_meta']) ? params['_meta'] : undefined;
   const token = meta?.['progressToken'];
   const progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
-  const request = {
+  const request: RelayCallRequest = {
     name,
     arguments: args,
     caller,
     signal: ctx.mcpReq.signal,
     meta,
     requestId: ctx.mcpReq.id,
+    ...interactionOf(ctx, deps),
     ...(progressToken === undefined
       ? {}
       : {
@@ -67,11 +103,13 @@ export async function serveToolCall(raw: unknown, ctx: ServerContext, deps: Tool
       const ttl = isJsonObject(task) && typeof task['ttl'] === 'number' ? Math.floor(task['ttl']) : undefined;
       const outcome = await relay.callOrTask(request, ttl === undefined ? {} : { ttlMs: ttl });
       // Only a call refused before it could become a job answers with a result.
+      if ('inputRequired' in outcome) throw new ProtocolError(-32602, 'a task cannot ask for input');
       if (!('task' in outcome)) throw new ProtocolError(-32602, textOf(outcome.result));
       return { task: legacyTask(outcome.task) };
     }
     if (caller.modern && declaresTasks(ctx)) {
       const outcome = await relay.callOrTask(request, { onlyIfJob: true });
+      if ('inputRequired' in outcome) return inputRequiredResult(outcome);
       return 'task' in outcome ? { resultType: 'task', ...modernTask(outcome.task) } : outcome.result;
     }
     return await relay.call(request);

@@ -30,6 +30,7 @@ const RESOLVED_OUTCOMES: ReadonlySet<string> = new Set([
   'ok',
   'tool_error',
   'task',
+  'input_required',
   ErrorCode.UpstreamError,
   ErrorCode.UpstreamUnavailable,
   ErrorCode.UpstreamTimeout,
@@ -86,13 +87,14 @@ export interface CallLabels {
  * worker), counts it by server, tool and outcome, and logs its end at debug level under its call
  * id. A failure that is no McpbusError is logged here, with the call id, and becomes `internal`.
  */
-export function observeCall<T extends { result: Record<string, unknown> } | { task: unknown }>(callId: string, name: string, labels: CallLabels, log: Logger, work: () => Promise<T>): Promise<T> {
+export function observeCall<T extends { result: Record<string, unknown> } | { task: unknown } | { inputRequired: unknown }>(callId: string, name: string, labels: CallLabels, log: Logger, work: () => Promise<T>): Promise<T> {
   const started = performance.now();
   return inSpan(`tools/call ${name}`, () => ({ kind: SpanKind.CLIENT, attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': name, 'mcpbus.call_id': callId } }), async (span) => {
     let outcome = 'ok';
     try {
       const done = await work();
       if ('task' in done) outcome = 'task';
+      else if ('inputRequired' in done) outcome = 'input_required';
       else if (done.result['isError'] === true) outcome = 'tool_error';
       return done;
     } catch (err: unknown) {
@@ -109,7 +111,7 @@ export function observeCall<T extends { result: Record<string, unknown> } | { ta
       const server = resolved ? labels.server : UNRESOLVED;
       const tool = resolved ? labels.tool : UNRESOLVED;
       ingressCalls.inc({ server, tool, outcome });
-      ingressCallDuration.observe({ server, tool, outcome: resolved || outcome === 'task' ? outcome : 'error' }, seconds);
+      ingressCallDuration.observe({ server, tool, outcome: resolved ? outcome : 'error' }, seconds);
       span.setAttribute('mcpbus.outcome', outcome);
       if (labels.server !== UNRESOLVED) span.setAttribute('mcpbus.server', labels.server);
       if (log.isLevelEnabled('debug')) {

@@ -1,8 +1,9 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
-import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, INPUT_CAPABILITIES, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
-import { callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type InputAsker, type ServerSessions } from '@mcpbus/upstream';
+import { createParkedCall, type ParkedCall, type ParkedStep, type RequestStates } from './interaction.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -21,10 +22,37 @@ export interface RunCallDeps {
   limiter?: CallLimiter;
   /** Told which catalog tool the call names, once it is found (metrics label calls by it). */
   onResolved?: (entry: CatalogTool) => void;
+  /** Server-to-client requests (absent: calls never ask their client for input). */
+  interaction?: CallInteractionDeps;
 }
 
-/** A finished call (`result`, after `events` progress events), or one that became a job (`task`). */
-export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo };
+/** What a worker needs to let an upstream ask a call's client for input. */
+export interface CallInteractionDeps {
+  states: RequestStates;
+  /** How long a client may take to answer (`input_timeout_ms`). */
+  inputWaitMs: number;
+  /** Asks the call's client over the bus (push mode); closed when the call ends. */
+  push(): { ask: InputAsker; close(): void };
+  /** Serves retries of the parked call from any worker until it ends; returns the way to stop. */
+  park(parked: ParkedCall, abort: AbortController): () => void;
+  /** Hands a 2026 client's answers to the worker holding parked call `callId`, and returns its next step. */
+  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number): Promise<CallOutcome>;
+}
+
+/**
+ * A finished call (`result`, after `events` progress events), one that became a job (`task`),
+ * or one whose upstream asks the client for input first (`inputRequired`, 2026 clients).
+ */
+export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo } | { inputRequired: InputRequired; events: number };
+
+/** Whether the caller declared a capability that lets an upstream ask it for input. */
+const canAnswer = (req: CallToolRequest): boolean => req.interaction !== undefined && INPUT_CAPABILITIES.some((c) => req.interaction?.capabilities[c] !== undefined);
+
+/** A parked call's step as the outcome its client is answered with. */
+export function outcomeOfStep(step: ParkedStep): CallOutcome {
+  if ('error' in step) throw step.error;
+  return 'result' in step ? { result: step.result, events: 0 } : { inputRequired: step.inputRequired, events: 0 };
+}
 
 /** A tool execution error (`isError: true`), the shape MCP uses for bad arguments since 2025-11-25. */
 function toolError(text: string): Record<string, unknown> {
@@ -66,6 +94,14 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     return { result, events: 0 };
   }
 
+  // A 2026 client's retry with the input its upstream asked for.
+  if (req.requestState !== undefined) {
+    if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
+    const state = deps.interaction.states.open(owner, req.requestState);
+    if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
+    if (state.k === 'park') return deps.interaction.resume(state.c, req.inputResponses ?? {}, remaining());
+  }
+
   if ((req.task !== undefined && req.task.onlyIfJob !== true) || runsAsJob(server, entry)) {
     if (deps.submitJob === undefined) throw new McpbusError(ErrorCode.QueueUnavailable, 'This worker has no job queue, so the call cannot run as a job');
     return { task: await deps.submitJob(req, owner, server, entry, args) };
@@ -79,7 +115,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     ({ sessions: callSessions, release } = deps.credentials.use(sessions, req.upstreamHeaders));
   }
   let seq = 0;
-  const call = (): Promise<Record<string, unknown>> => observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, {
+  const upstreamCall = () => ({
     upstreamName: entry.upstreamName,
     arguments: args,
     signal,
@@ -89,13 +125,80 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     ...(req.progress
       ? {
           progressToken: `mcpbus-${req.callId}`,
-          onProgress: (p) => {
+          onProgress: (p: { progress: number; total?: number; message?: string }) => {
             seq += 1;
             deps.publishProgress({ v: 1, type: 'progress', callId: req.callId, seq, ...p });
           },
         }
       : {}),
-  }));
+  });
+  const interaction = deps.interaction;
+  const resumeOf = (): { inputResponses: Record<string, unknown>; requestState?: string } | undefined => {
+    if (req.requestState === undefined || interaction === undefined) return undefined;
+    const state = interaction.states.open(owner, req.requestState);
+    return state.k === 'up' ? { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) } : undefined;
+  };
+  let parkedOutcome: CallOutcome | undefined;
+  const call = async (): Promise<Record<string, unknown>> => {
+    if (interaction === undefined || req.interaction === undefined || (!canAnswer(req) && req.requestState === undefined)) {
+      return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
+    }
+    const capabilities = req.interaction.capabilities;
+    if (req.interaction.mode === 'push') {
+      const asker = interaction.push();
+      try {
+        const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
+          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, passThrough: false });
+          return 'result' in done ? done.result : {};
+        });
+        return outcome;
+      } finally {
+        asker.close();
+      }
+    }
+    // A 2026 client: a 2026-era upstream's rounds pass through; a 2025-era upstream's call is parked here.
+    const era = (await callSessions.acquire()).getProtocolEra();
+    const resume = resumeOf();
+    if (era === 'modern') {
+      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...(resume === undefined ? {} : { resume }) });
+      if ('result' in done) return done.result;
+      const { inputRequests, requestState: upstreamState } = done.inputRequired;
+      const sealed = interaction.states.seal(owner, { k: 'up', s: server.name, t: entry.upstreamName, ...(upstreamState === undefined ? {} : { u: upstreamState }), x: Date.now() + interaction.inputWaitMs });
+      parkedOutcome = { inputRequired: { inputRequests, requestState: sealed }, events: seq };
+      return {};
+    }
+    parkedOutcome = await park(capabilities);
+    return 'result' in parkedOutcome ? parkedOutcome.result : {};
+  };
+  /** Runs the call in the background on a session of its own; its client answers by retrying. */
+  const park = async (capabilities: Record<string, unknown>): Promise<CallOutcome> => {
+    const deps2 = interaction as CallInteractionDeps;
+    const abort = new AbortController();
+    const onCallerAbort = (): void => abort.abort(signal.reason);
+    signal.addEventListener('abort', onCallerAbort, { once: true });
+    const parked = createParkedCall(
+      () => deps2.states.seal(owner, { k: 'park', s: server.name, t: entry.upstreamName, c: req.callId, x: Date.now() + deps2.inputWaitMs }),
+      deps2.inputWaitMs,
+      (reason) => abort.abort(reason),
+    );
+    const unpark = deps2.park(parked, abort);
+    // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
+    const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
+    void callUpstreamInteractive(callSessions, { ...upstreamCall(), signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false }).then(
+      (done) => parked.settle({ result: 'result' in done ? done.result : {} }),
+      (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
+    ).finally(() => {
+      signal.removeEventListener('abort', onCallerAbort);
+      // Kept until its last step was handed out (or nobody came for it).
+      setTimeout(unpark, deps2.inputWaitMs).unref();
+    });
+    const step = await parked.next(remaining());
+    // The caller's request is answered: the call no longer ends with it.
+    signal.removeEventListener('abort', onCallerAbort);
+    if (!('inputRequired' in step)) unpark();
+    if ('error' in step && step.error.code === ErrorCode.Timeout) abort.abort(step.error);
+    return outcomeOfStep(step);
+  };
   // Only failures that say something about the server count toward its circuit breaker: not a
   // caller's own credentials being refused, nor a caller's deadline shorter than the server's.
   // (The ingress sets the server's own timeout as the deadline; a second covers transit and margins.)
@@ -104,6 +207,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   const wait = { signal, waitMs: remaining(), timeoutMessage: `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline` };
   try {
     const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait, call));
+    if (parkedOutcome !== undefined) return 'inputRequired' in parkedOutcome ? { ...parkedOutcome, events: seq } : parkedOutcome;
     return { result, events: seq };
   } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.

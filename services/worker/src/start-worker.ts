@@ -26,7 +26,8 @@ import { allowsServer, allowsTool, startKeyDirectory, startServerDirectory, type
 import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
-import { runCall } from './run-call.js';
+import { outcomeOfStep, runCall, type CallInteractionDeps } from './run-call.js';
+import { createParkedCalls, createPushAsker, createRequestStates } from './interaction.js';
 import { createJobSubmitter } from './submit-job.js';
 import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
@@ -89,6 +90,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const slotTtlMs = Math.max(config.settings.callTimeoutMs, ...directory.all().map((s) => s.timeoutMs)) + 60_000;
   const limits = createKeyLimits(redis.redis, config.settings.subjectRoot, { perMinute: config.settings.rateLimitPerMinute, concurrent: config.settings.maxConcurrentCallsPerKey }, slotTtlMs);
   const tasks = createTaskRequests(store, nc, subjects, log);
+  // Server-to-client requests: sealed request states, and calls parked here while 2026 clients answer.
+  const requestStates = createRequestStates(config);
+  const ownerOfMsg = (msg: Pick<Msg, 'headers'>): string => {
+    try {
+      return authenticate(msg).owner;
+    } catch {
+      return '';
+    }
+  };
+  const parkedCalls = createParkedCalls(nc, subjects, ownerOfMsg, log);
+  /** What one call needs to ask its client for input, with the caller's key for forwarded retries. */
+  const interactionFor = (req: CallToolRequest, owner: string, key: string | undefined): CallInteractionDeps => ({
+    states: requestStates,
+    inputWaitMs: config.settings.inputTimeoutMs,
+    push: () => createPushAsker(nc, subjects, req.callId, owner, ownerOfMsg, () => Math.min(config.settings.inputTimeoutMs, req.deadlineAt - Date.now() - 100), log),
+    park: (parked, abort) => parkedCalls.park(req.callId, owner, parked, abort),
+    resume: async (callId, inputResponses, waitMs) => outcomeOfStep(await parkedCalls.resume(callId, inputResponses, waitMs, key)),
+  });
   const running = new Map<string, AbortController>();
   const unregisterGauges = registerRoleGauges('worker', { upstream: () => upstreamStates(sessions, limiter), inFlight: () => running.size, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
   let listing = 0;
@@ -195,11 +214,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         credentials,
         limiter,
         onResolved: (entry) => (tool = entry.upstreamName),
+        interaction: interactionFor(req, owner, apiKeyOf(msg)),
       });
       countCall(req.server, tool, { outcome });
       if ('task' in outcome) {
         audit('queued');
         respond(msg, { ok: true, task: outcome.task });
+      } else if ('inputRequired' in outcome) {
+        respond(msg, { ok: true, inputRequired: outcome.inputRequired, events: outcome.events });
       } else {
         audit(outcome.result['isError'] === true ? 'tool_error' : 'ok');
         respond(msg, { ok: true, result: outcome.result, events: outcome.events });
@@ -304,6 +326,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       log.warn({ calls: running.size }, 'drain timeout: cancelling calls still running');
       for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'the worker shut down before the call finished; its outcome is unknown'));
     }
+    parkedCalls.close();
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
     unregisterGauges();

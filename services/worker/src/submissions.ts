@@ -128,12 +128,14 @@ export function createSubmissionHandler(deps: SubmissionDeps): (msg: JsMsg) => P
       throw err;
     }
     try {
-      const outcome = await runCall({ ...req, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, principal, sessions, new AbortController().signal, {
+      // A submission runs as a job, whose client is not there to be asked for input.
+      const { interaction: _interaction, inputResponses: _inputResponses, requestState: _requestState, ...plain } = req;
+      const outcome = await runCall({ ...plain, task: req.task?.ttlMs === undefined ? {} : { ttlMs: req.task.ttlMs } }, principal, sessions, new AbortController().signal, {
         ...deps.run,
         submitJob: (r, o, s, e, a) => deps.run.submitJob(r, o, s, e, a, replyTo === undefined ? { fixedId: true } : { fixedId: true, replyTo }),
       });
       // A call refused before it could become a job (bad arguments) is answered with its result.
-      if (!('task' in outcome)) await answer(req, owner, { ok: true, result: outcome.result }, replyTo);
+      if ('result' in outcome) await answer(req, owner, { ok: true, result: outcome.result }, replyTo);
       return 'ack';
     } catch (err: unknown) {
       const failure = err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the submission failed inside the worker', { cause: err });

@@ -24,6 +24,7 @@ export function countCall(server: string, tool: string, ended: { outcome: CallOu
   let label: string;
   if ('failure' in ended) label = ended.failure instanceof McpbusError ? ended.failure.code : ErrorCode.Internal;
   else if ('task' in ended.outcome) label = 'queued';
+  else if ('inputRequired' in ended.outcome) label = 'input_required';
   else {
     const { result } = ended.outcome;
     const meta = result['_meta'] as Record<string, unknown> | undefined;

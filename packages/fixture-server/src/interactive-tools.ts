@@ -1,0 +1,89 @@
+import { inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+
+/**
+ * Tools that ask the client for something, written the 2026-07-28 way: they return
+ * `input_required` until the retry carries the answers. On a 2025-era session the SDK's legacy
+ * shim turns each round into real `elicitation/create`, `sampling/createMessage` or `roots/list`
+ * requests pushed to the client, so one tool exercises both eras of server-to-client requests.
+ */
+export interface InteractiveTool {
+  definition: Tool;
+  run(args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult>;
+}
+
+const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
+const answers = (ctx: ServerContext): Record<string, unknown> => ctx.mcpReq.inputResponses ?? {};
+
+/** The answers a multi-round tool collected so far, from the requestState it handed out (fixture only: not integrity-protected). */
+function parseState(state: string | undefined): Record<string, unknown> {
+  if (state === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(state);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export const INTERACTIVE_TOOLS: readonly InteractiveTool[] = [
+  {
+    definition: {
+      name: 'ask',
+      description: 'Asks the user (elicitation) for an answer, `rounds` times (one question per round), then returns every answer.',
+      inputSchema: { type: 'object', properties: { question: { type: 'string' }, rounds: { type: 'integer', minimum: 1, maximum: 5 } } },
+    },
+    run: (args, ctx) => {
+      const rounds = typeof args['rounds'] === 'number' ? args['rounds'] : 1;
+      // A client sends back only the last round's answers: earlier ones travel in requestState.
+      const earlier = parseState(ctx.mcpReq.requestState<string>());
+      const given = { ...earlier, ...answers(ctx) };
+      const done = Object.keys(given).filter((k) => k.startsWith('answer')).length;
+      if (done < rounds) {
+        const question = typeof args['question'] === 'string' ? args['question'] : 'What is your answer?';
+        return Promise.resolve(
+          inputRequired({
+            inputRequests: {
+              [`answer${done + 1}`]: inputRequired.elicit({
+                message: rounds === 1 ? question : `${question} (${done + 1}/${rounds})`,
+                requestedSchema: { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] },
+              }),
+            },
+            requestState: JSON.stringify(given),
+          }),
+        );
+      }
+      return Promise.resolve(text(JSON.stringify({ answers: given })));
+    },
+  },
+  {
+    definition: {
+      name: 'sample',
+      description: 'Asks the client to sample an LLM (sampling/createMessage) with `prompt` and returns what it answered.',
+      inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] },
+    },
+    run: (args, ctx) => {
+      const reply = answers(ctx)['completion'];
+      if (reply === undefined) {
+        const prompt = typeof args['prompt'] === 'string' ? args['prompt'] : '';
+        return Promise.resolve(
+          inputRequired({
+            inputRequests: { completion: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 }) },
+          }),
+        );
+      }
+      return Promise.resolve(text(JSON.stringify({ completion: reply })));
+    },
+  },
+  {
+    definition: {
+      name: 'roots',
+      description: "Asks the client for its roots (roots/list) and returns them.",
+      inputSchema: { type: 'object', properties: {} },
+    },
+    run: (_args, ctx) => {
+      const reply = answers(ctx)['roots'];
+      if (reply === undefined) return Promise.resolve(inputRequired({ inputRequests: { roots: inputRequired.listRoots() } }));
+      return Promise.resolve(text(JSON.stringify(reply)));
+    },
+  },
+];

@@ -1,0 +1,130 @@
+import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult, type Client } from '@modelcontextprotocol/client';
+import { ErrorCode, INPUT_METHODS, McpbusError, type InputMethod, type InputRequests } from '@mcpbus/protocol';
+import { requestFailure, type UpstreamToolCall } from './call-tool.js';
+import { namespaceToolResult } from './namespace-content.js';
+import { scrubResult } from './scrub-result.js';
+import type { ServerSessions } from './server-sessions.js';
+
+/** Rounds of input one call may ask for before mcpbus gives up on it (the SDK's own default is 8–10). */
+export const MAX_INPUT_ROUNDS = 8;
+
+/** Asks the call's client for input; resolves with its answers, keyed as asked. */
+export type InputAsker = (requests: InputRequests) => Promise<Record<string, unknown>>;
+
+export interface InteractiveToolCall extends UpstreamToolCall {
+  /** The client capabilities of the caller (only elicitation, sampling and roots are declared upstream). */
+  capabilities: Record<string, unknown>;
+  ask: InputAsker;
+  /**
+   * A 2026-era upstream that returns `input_required` hands it back (`inputRequired`) rather
+   * than asking through `ask`: the client answers and retries (MRTR pass-through).
+   */
+  passThrough: boolean;
+  /** A retry of a passed-through round: the client's answers and the upstream's own requestState. */
+  resume?: { inputResponses: Record<string, unknown>; requestState?: string };
+}
+
+export type InteractiveOutcome = { result: Record<string, unknown> } | { inputRequired: { inputRequests: InputRequests; requestState?: string } };
+
+const isInputMethod = (method: unknown): method is InputMethod => typeof method === 'string' && (INPUT_METHODS as readonly string[]).includes(method);
+
+/** The upstream's requests, checked: a request mcpbus cannot relay fails the call rather than reaching the client. */
+function inputRequestsOf(server: string, raw: Record<string, unknown>): InputRequests {
+  const requests: InputRequests = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const request = value as { method?: unknown; params?: unknown } | undefined;
+    if (!isInputMethod(request?.method)) throw new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" asked the client for "${String(request?.method)}", which mcpbus does not relay`);
+    requests[key] = { method: request.method, ...(typeof request.params === 'object' && request.params !== null ? { params: request.params as Record<string, unknown> } : {}) };
+  }
+  return requests;
+}
+
+/** The capabilities an upstream may see: what lets it ask for input, nothing else of the client's. */
+export function inputCapabilities(capabilities: Record<string, unknown>): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const name of ['elicitation', 'sampling', 'roots']) if (capabilities[name] !== undefined) picked[name] = capabilities[name];
+  return picked;
+}
+
+/**
+ * A `tools/call` whose caller can answer server-to-client requests. A 2026-era upstream asks by
+ * returning `input_required`: its rounds are handed back (`passThrough`) or answered through
+ * `ask` and the call re-issued with `inputResponses` and the upstream's `requestState`. A
+ * 2025-era upstream asks by pushing requests on its session, which cannot be told apart between
+ * calls sharing a session: the call gets a session of its own, declaring exactly the caller's
+ * capabilities, whose pushed requests go through `ask`; it is closed when the call ends.
+ */
+export async function callUpstreamInteractive(sessions: ServerSessions, call: InteractiveToolCall): Promise<InteractiveOutcome> {
+  const server = sessions.server.name;
+  const capabilities = inputCapabilities(call.capabilities);
+  const pooled = await sessions.acquire();
+  const finish = (raw: Record<string, unknown>): InteractiveOutcome => {
+    const result = scrubResult(raw);
+    return { result: call.keepUpstreamUris === true ? result : namespaceToolResult(server, result) };
+  };
+  const { progressToken: token, onProgress } = call;
+  const untrack = token !== undefined && onProgress !== undefined ? sessions.trackProgress(token, onProgress) : undefined;
+  const meta: Record<string, unknown> = untrack === undefined ? {} : { progressToken: token };
+  const started = Date.now();
+  const remaining = (): number => Math.max(1, call.timeoutMs - (Date.now() - started));
+
+  if (pooled.getProtocolEra() === 'modern') {
+    // The caller's capabilities ride in the request envelope, so the upstream asks only for what it can answer.
+    const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments, _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } };
+    if (call.resume !== undefined) {
+      params['inputResponses'] = call.resume.inputResponses;
+      if (call.resume.requestState !== undefined) params['requestState'] = call.resume.requestState;
+    }
+    try {
+      for (let round = 0; ; round += 1) {
+        const raw = (await pooled.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining(), allowInputRequired: true } as never)) as Record<string, unknown>;
+        if (!isInputRequiredResult(raw)) return finish(raw);
+        const inputRequests = inputRequestsOf(server, raw.inputRequests ?? {});
+        if (call.passThrough) return { inputRequired: { inputRequests, ...(raw.requestState === undefined ? {} : { requestState: raw.requestState }) } };
+        if (round + 1 >= MAX_INPUT_ROUNDS) throw new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" still asked for input after ${MAX_INPUT_ROUNDS} rounds`);
+        params['inputResponses'] = await call.ask(inputRequests);
+        if (raw.requestState === undefined) delete params['requestState'];
+        else params['requestState'] = raw.requestState;
+      }
+    } catch (err: unknown) {
+      throw err instanceof McpbusError ? err : requestFailure(sessions, pooled, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
+    } finally {
+      untrack?.();
+    }
+  }
+
+  let asked = 0;
+  let dedicated: Client | undefined;
+  // Why asking the client failed (it never answered, the call was cancelled): the upstream only
+  // hears an error for its request, and whatever it makes of it, the caller is told this.
+  let askFailure: McpbusError | undefined;
+  try {
+    dedicated = await sessions.openDedicated(capabilities, async (method, params) => {
+      asked += 1;
+      if (asked > MAX_INPUT_ROUNDS) throw (askFailure = new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" asked for input more than ${MAX_INPUT_ROUNDS} times`));
+      // The upstream's own progress token for this request means nothing to the client.
+      const { _meta: _upstreamMeta, ...rest } = params;
+      const key = `${method.split('/')[0] ?? 'input'}${asked}`;
+      try {
+        const answer = (await call.ask({ [key]: { method, params: rest } }))[key];
+        if (typeof answer !== 'object' || answer === null) throw new McpbusError(ErrorCode.BadRequest, `the client did not answer the upstream's ${method}`);
+        return answer as Record<string, unknown>;
+      } catch (err: unknown) {
+        askFailure = err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, `asking the client failed: ${String(err)}`);
+        throw askFailure;
+      }
+    });
+    const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments };
+    if (untrack !== undefined) params['_meta'] = meta;
+    const raw = (await dedicated.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining() })) as Record<string, unknown>;
+    if (askFailure !== undefined) throw askFailure;
+    return finish(raw);
+  } catch (err: unknown) {
+    if (askFailure !== undefined) throw askFailure;
+    if (err instanceof McpbusError) throw err;
+    throw requestFailure(sessions, dedicated ?? pooled, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
+  } finally {
+    untrack?.();
+    await dedicated?.close().catch(() => undefined);
+  }
+}
