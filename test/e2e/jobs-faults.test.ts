@@ -21,6 +21,8 @@ beforeAll(async () => {
     // `fragile-slow` may not run twice (config says so); `sturdy-slow` may (its read-only annotation).
     servers: { fragile: { url: http.url, tools: { slow: { idempotent: false } } }, sturdy: { url: http.url } },
     masterKey: null,
+    // No runner of the gateway's own: each test starts the runner processes that take its jobs.
+    runners: 0,
     // A short lock, so a killed runner's job is noticed (stalled) within a couple of seconds.
     settings: { subject_root: `t${randomBytes(6).toString('hex')}`, job_lock_ms: 1_000, job_backoff_ms: 100, task_poll_interval_ms: 200 },
   };

@@ -1,20 +1,26 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { alternatingFetch, textOf, withKey } from '../harness/clients.js';
-import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
+import { MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
 import { eventually } from '../harness/wait.js';
 
+let http: FixtureHttpHandle;
 let gateway: TestGateway;
 let base: string;
 
 beforeAll(async () => {
-  gateway = await startGateway({ servers: { fx: fixtureStdio() }, ingresses: 2 });
+  // One upstream for every worker (a stdio server would be a child per worker, each with its own
+  // slow_stats counts).
+  http = await startFixtureHttp({ port: 0 });
+  gateway = await startGateway({ servers: { fx: { url: http.url } }, ingresses: 2 });
   base = gateway.url.replace(/\/mcp$/, '');
 });
 
 afterAll(async () => {
   await gateway?.close();
+  await http?.close();
 });
 
 async function connectSse(url: string, fetchImpl: typeof fetch = withKey(MASTER_KEY)): Promise<Client> {
@@ -32,7 +38,9 @@ describe.each(['/sse', '/mcp/', '/mcp'])('the 1.x SDK SSEClientTransport on %s',
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('fx-echo');
       expect(textOf((await client.callTool({ name: 'fx-echo', arguments: { text: 'over sse' } })) as CallResult)).toBe('over sse');
       const progress: number[] = [];
-      const slow = await client.callTool({ name: 'fx-slow', arguments: { steps: 4, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      // The SDK client drops updates that reach it in one chunk with the result (its own race,
+      // typescript-sdk#2580); spaced out, only the last one can.
+      const slow = await client.callTool({ name: 'fx-slow', arguments: { steps: 4, delayMs: 50 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
       expect(textOf(slow as CallResult)).toBe('done after 4 steps');
       expect(progress.length).toBeGreaterThanOrEqual(3);
       await expect(client.callTool({ name: 'fx-nope', arguments: {} })).rejects.toMatchObject({ code: -32602 });
@@ -50,7 +58,7 @@ describe('legacy SSE sessions across replicas', () => {
     try {
       for (let i = 0; i < 4; i += 1) expect(textOf((await client.callTool({ name: 'fx-echo', arguments: { text: `hop ${i}` } })) as CallResult)).toBe(`hop ${i}`);
       const progress: number[] = [];
-      await client.callTool({ name: 'fx-slow', arguments: { steps: 3, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      await client.callTool({ name: 'fx-slow', arguments: { steps: 3, delayMs: 50 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
       expect(progress.length).toBeGreaterThanOrEqual(2);
     } finally {
       await client.close();

@@ -17,6 +17,7 @@ beforeAll(async () => {
       hangs: { url: http.url, timeout_ms: 150, circuit_breaker_failures: 2 },
     },
     runners: 1,
+    inProcess: "reads every role's counters from one process's Prometheus registry (the ingress's /metrics, and a health server started in this test process); as separate processes each counts only its own share",
   });
 });
 

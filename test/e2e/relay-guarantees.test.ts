@@ -15,7 +15,6 @@ beforeAll(async () => {
   gateway = await startGateway({
     servers: {
       fx: fixtureStdio({ env: { VISIBLE: 'yes' } }),
-      pooled: fixtureStdio({ pool_size: 2 }),
       web: { url: http.url },
       old: { url: sse.url },
     },
@@ -77,15 +76,23 @@ describe('isolation from the upstream', () => {
 
 describe('upstream sessions', () => {
   it('spreads calls over pool_size sessions', async () => {
-    const client = await connectClient('v2-legacy', gateway.url, gateway.headers);
-    const pids = await eventually(async () => {
-      const seen = new Set<string>();
-      for (const result of await Promise.all(Array.from({ length: 8 }, () => client.callTool('pooled-pid', {})))) seen.add(textOf(result));
-      if (seen.size < 2) throw new Error(`only ${seen.size} session used`);
-      return seen;
+    const pooled = await startGateway({
+      servers: { pooled: fixtureStdio({ pool_size: 2 }) },
+      inProcess: "counts the stdio sessions of one worker's pool (each worker process has a pool of its own)",
     });
-    expect(pids.size).toBe(2);
-    await client.close();
+    try {
+      const client = await connectClient('v2-legacy', pooled.url, pooled.headers);
+      const pids = await eventually(async () => {
+        const seen = new Set<string>();
+        for (const result of await Promise.all(Array.from({ length: 8 }, () => client.callTool('pooled-pid', {})))) seen.add(textOf(result));
+        if (seen.size < 2) throw new Error(`only ${seen.size} session used`);
+        return seen;
+      });
+      expect(pids.size).toBe(2);
+      await client.close();
+    } finally {
+      await pooled.close();
+    }
   });
 });
 
@@ -93,10 +100,12 @@ describe('cancellation', () => {
   it('stops the upstream call when a 2026 client cancels', async () => {
     const client = await connectClient('v2-modern', gateway.url, gateway.headers);
     type Stats = { started: number; finished: number; cancelled: number };
-    const statsNow = async (): Promise<Stats> => JSON.parse(textOf(await client.callTool('fx-slow_stats', {}))) as Stats;
+    // The upstream in this process: every worker calls the same one (a stdio server is a child
+    // per worker, each counting its own calls).
+    const statsNow = async (): Promise<Stats> => JSON.parse(textOf(await client.callTool('web-slow_stats', {}))) as Stats;
     const before = await statsNow();
     const abort = new AbortController();
-    const call = client.callTool('fx-slow', { steps: 200, delayMs: 20 }, {
+    const call = client.callTool('web-slow', { steps: 200, delayMs: 20 }, {
       signal: abort.signal,
       onprogress: (p) => {
         if (p.progress >= 2) abort.abort();

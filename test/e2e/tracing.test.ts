@@ -54,13 +54,17 @@ function startReceiver(): Promise<Server> {
 
 beforeAll(async () => {
   receiver = await startReceiver();
-  tracing = await startTracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}` }, serviceName: 'mcpbus-tracing-test' });
+  const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  tracing = await startTracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }, serviceName: 'mcpbus-tracing-test' });
   http = await startFixtureHttp({ port: 0 });
   const root = `t${randomBytes(6).toString('hex')}`;
   nc = await connect({ servers: NATS_URL, name: 'tracing-test' });
   nc.subscribe(createSubjects(root).toolsCallAny(), { callback: (_err, msg) => void callMessages.push(msg) });
   await nc.flush();
-  gateway = await startGateway({ servers: { web: { url: http.url }, jobs: { url: http.url, execution: 'job' } }, runners: 1, settings: { subject_root: root } });
+  // Roles in this process export through the tracing above; as separate processes (`pnpm
+  // test:topology`) each exports its own spans, batched for at most 100 ms.
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' };
+  gateway = await startGateway({ servers: { web: { url: http.url }, jobs: { url: http.url, execution: 'job' } }, runners: 1, settings: { subject_root: root }, env });
 });
 
 afterAll(async () => {

@@ -23,6 +23,7 @@ beforeAll(async () => {
       flaky: { url: flaky.url },
     },
     settings: { list_deadline_ms: 3000 },
+    inProcess: "fx is a stdio child per worker: fx-crash and fx-grow change the child of the worker that ran them, and the calls after them must reach that worker's child",
   });
   client = await connectClient('v2-legacy', gateway.url, gateway.headers);
 });

@@ -9,11 +9,13 @@ import { legacyRpc, responseOf } from '../harness/raw-mcp.js';
 
 let http: FixtureHttpHandle;
 let gateway: TestGateway;
+/** Why these gateways run in this process under `pnpm test:topology`. */
+const ONE_WORKER = 'max_concurrent_calls, max_queued_calls and the circuit breaker are kept per worker (docs/configuration.md): the test needs exactly one worker to reach them';
 
 beforeAll(async () => {
   http = await startFixtureHttp({ port: 0 });
   // One call at a time to `narrow`, one more may wait; `wide` (the same upstream) has the defaults.
-  gateway = await startGateway({ servers: { narrow: { url: http.url, max_concurrent_calls: 1, max_queued_calls: 1, timeout_ms: 2_000 }, wide: { url: http.url } } });
+  gateway = await startGateway({ servers: { narrow: { url: http.url, max_concurrent_calls: 1, max_queued_calls: 1, timeout_ms: 2_000 }, wide: { url: http.url } }, inProcess: ONE_WORKER });
 });
 
 afterAll(async () => {
@@ -59,7 +61,7 @@ describe('per-upstream bounds', () => {
 
 describe('circuit breaker', () => {
   it('pauses calls to an upstream that keeps timing out, then lets them through again', async () => {
-    const breaker = await startGateway({ servers: { hangs: { url: http.url, timeout_ms: 150, circuit_breaker_failures: 3 } } });
+    const breaker = await startGateway({ servers: { hangs: { url: http.url, timeout_ms: 150, circuit_breaker_failures: 3 } }, inProcess: ONE_WORKER });
     try {
       const callOn = (name: string, args: Record<string, unknown>) => legacyRpc(breaker.url, breaker.headers, 'tools/call', { name, arguments: args }).then(responseOf);
       for (let i = 0; i < 3; i += 1) expect((await callOn('hangs-sleep', { ms: 1_000 })).error?.code).toBe(-32001);

@@ -5,6 +5,7 @@ import { silentLogger } from '@mcpbus/logging';
 import { stringify } from 'yaml';
 import { FIXTURE_MAIN, NATS_URL, REDIS_URL, REPO_ROOT } from './paths.js';
 import { deleteSubmitStream } from './streams.js';
+import { startTopologyGateway, TOPOLOGY_MODE } from './topology-gateway.js';
 
 export { deleteSubmitStream } from './streams.js';
 
@@ -17,38 +18,53 @@ export function fixtureStdio(extra: Record<string, unknown> = {}): Record<string
 
 export interface GatewayOptions {
   servers: Record<string, Record<string, unknown>>;
-  /** Number of ingress replicas (each on its own port). */
+  /** Number of ingress replicas (each on its own port); at least 2 in topology mode. */
   ingresses?: number;
-  /** Number of worker processes-in-process. */
+  /** Number of worker processes-in-process; at least 2 in topology mode, unless 0. */
   workers?: number;
-  /** Number of runners (BullMQ job workers) in this process; none unless asked for. */
+  /**
+   * Number of runners (BullMQ job workers) in this process; none unless asked for. Topology mode
+   * runs at least one unless this is explicitly 0.
+   */
   runners?: number;
   settings?: Record<string, unknown>;
   masterKey?: string | null;
   /** More top-level config sections (e.g. `mcp_tools`). */
   extra?: Record<string, unknown>;
+  /**
+   * More environment for the gateway's processes in topology mode (in-process roles share this
+   * process, which the test sets up itself: its tracing, for instance).
+   */
+  env?: Record<string, string>;
+  /**
+   * Why this test needs the gateway in its own process even under `MCPBUS_E2E_TOPOLOGY=1`
+   * (`pnpm test:topology`); without it the gateway runs as separate processes there.
+   */
+  inProcess?: string;
 }
 
 export interface TestGateway {
   readonly config: McpbusConfig;
   /** `/mcp` URL of each ingress replica. */
   readonly urls: string[];
+  /** `/mcp` of the first ingress; in topology mode, of the round-robin proxy in front of them. */
   readonly url: string;
   readonly headers: Record<string, string>;
-  /** Stops the worker roles only (ingresses keep running). */
+  /** Stops the worker roles only (ingresses keep running); in topology mode the runners too. */
   stopWorkers(): Promise<void>;
   /**
-   * Stops everything and deletes the gateway's submissions stream from the shared NATS server,
-   * unless `keepStream` (a test that starts the gateway again on the same subject root).
+   * Stops everything and deletes the gateway's submissions stream from the shared NATS server
+   * (in topology mode its Redis keys too), unless `keepStream` (a test that starts the gateway
+   * again on the same subject root).
    */
   close(options?: { keepStream?: boolean }): Promise<void>;
 }
 
-
 /**
  * A whole gateway in this process: worker(s) and ingress replica(s) on random ports, talking
  * over the real NATS server under a subject root of their own so test files never see each
- * other's traffic.
+ * other's traffic. With `MCPBUS_E2E_TOPOLOGY=1` the same config runs as the compose topology
+ * instead (see topology-gateway.ts), unless the test says why it needs `inProcess`.
  */
 export async function startGateway(options: GatewayOptions): Promise<TestGateway> {
   const masterKey = options.masterKey === undefined ? MASTER_KEY : options.masterKey;
@@ -59,6 +75,19 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     ...options.extra,
   };
   const config = parseConfig(stringify(doc), { env: {} });
+  const headers: Record<string, string> = masterKey === null ? {} : { Authorization: `Bearer ${masterKey}` };
+  if (TOPOLOGY_MODE && options.inProcess === undefined) {
+    const { ingresses, workers, runners, env } = options;
+    const topology = await startTopologyGateway({ doc, subjectRoot: config.settings.subjectRoot, ingresses, workers, runners, env });
+    return {
+      config,
+      urls: topology.urls,
+      url: topology.url,
+      headers,
+      stopWorkers: () => topology.stopWorkers(),
+      close: (closeOptions = {}) => topology.close({ keepData: closeOptions.keepStream === true }),
+    };
+  }
   const runtime = loadRuntimeEnv({ NATS_URL, REDIS_URL });
   const log = silentLogger();
   const workers: RolesHandle[] = [];
@@ -77,7 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     config,
     urls,
     url: urls[0] ?? '',
-    headers: masterKey === null ? {} : { Authorization: `Bearer ${masterKey}` },
+    headers,
     async stopWorkers() {
       await Promise.all(workers.map((w) => w.close()));
     },

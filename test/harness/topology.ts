@@ -86,9 +86,10 @@ export interface Topology {
   describe(): string;
   /**
    * Stops everything (SIGTERM, SIGKILL after `graceMs`), the proxy, infrastructure it started,
-   * and removes the run's NATS streams and Redis keys. Idempotent; never throws.
+   * and removes the run's NATS streams and Redis keys, unless `keepData` (a test that starts the
+   * same subject root again). Idempotent (the first call's options count); never throws.
    */
-  close(options?: { graceMs?: number }): Promise<void>;
+  close(options?: { graceMs?: number; keepData?: boolean }): Promise<void>;
 }
 
 const DEFAULT_CONFIG = resolve(REPO_ROOT, 'examples/config.yaml');
@@ -156,15 +157,17 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   let infra: LaunchedInfra | undefined;
   let proxy: RoundRobinProxy | undefined;
   const all: SupervisedProcess[] = [];
-  const cleanUp = async (graceMs: number): Promise<void> => {
+  const cleanUp = async (graceMs: number, keepData = false): Promise<void> => {
     for (const p of all) p.preventRestart();
     await proxy?.close();
     // Front to back, as compose stops a stack: no new calls reach a worker that is leaving.
     const order = ['ingress', 'worker', 'runner', 'upstream'];
     for (const role of order) await Promise.allSettled(all.filter((p) => p.role === role).map((p) => p.stop(graceMs)));
     for (const p of all) p.dispose();
-    await withTimeout(deleteSubmitStream(subjectRoot, natsUrl).catch(() => undefined), 5_000);
-    await withTimeout(deleteRedisKeys(redisUrl, subjectRoot).catch(() => undefined), 5_000);
+    if (!keepData) {
+      await withTimeout(deleteSubmitStream(subjectRoot, natsUrl).catch(() => undefined), 5_000);
+      await withTimeout(deleteRedisKeys(redisUrl, subjectRoot).catch(() => undefined), 5_000);
+    }
     await infra?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -235,6 +238,9 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     all.push(...workers, ...runners);
 
     const ingresses: SupervisedProcess[] = [];
+    // Without workers an ingress is never ready (it answers 503 "none responding"); then it is
+    // up once it serves at all.
+    const ingressHealth = workers.length === 0 ? 'liveness' : 'readiness';
     for (let i = 1; i <= (options.ingresses ?? 2); i += 1) {
       const port = await freePort();
       const base = `http://${host}:${port}`;
@@ -246,7 +252,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         env,
         url: `${base}/mcp`,
         // Ready: NATS connected and a worker answers (what compose's healthcheck asks).
-        probe: () => httpOk(`${base}/health/readiness`),
+        probe: () => httpOk(`${base}/health/${ingressHealth}`),
         restart,
         ...logFile(`ingress-${i}`),
       }));
@@ -290,7 +296,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         return rows.map(([name, pid, where]) => `  ${name.padEnd(10)} pid ${pid.padEnd(8)} ${where}`).join('\n');
       },
       close(closeOptions = {}) {
-        closing ??= cleanUp(closeOptions.graceMs ?? 10_000).catch(() => undefined);
+        closing ??= cleanUp(closeOptions.graceMs ?? 10_000, closeOptions.keepData === true).catch(() => undefined);
         return closing;
       },
     };
