@@ -12,15 +12,11 @@ let web: FixtureHttpHandle;
 let gateway: TestGateway;
 let base: string;
 
+const FX = { ...fixtureStdio(), args: ['--import', 'tsx', FIXTURE_MAIN, '--stdio', '--tools-page-size', '2'], cwd: REPO_ROOT };
+
 beforeAll(async () => {
   web = await startFixtureHttp({ port: 0, pageSize: 1 });
-  gateway = await startGateway({
-    servers: {
-      fx: { ...fixtureStdio(), args: ['--import', 'tsx', FIXTURE_MAIN, '--stdio', '--tools-page-size', '2'], cwd: REPO_ROOT },
-      web: { url: web.url },
-    },
-    settings: { list_page_size: 4 },
-  });
+  gateway = await startGateway({ servers: { fx: FX, web: { url: web.url } }, settings: { list_page_size: 4 } });
   base = gateway.url.replace(/\/mcp$/, '');
 });
 
@@ -173,12 +169,17 @@ describe('list changes', () => {
   });
 
   it('reach clients that hold a session (legacy SSE)', async () => {
+    const single = await startGateway({
+      servers: { fx: FX },
+      settings: { list_page_size: 4 },
+      inProcess: 'fx-grow changes the stdio child that ran it; with a child per worker process, the list that follows may come from another worker, whose child did not grow',
+    });
     const client = new V1Client({ name: 'rp-sse', version: '1.0.0' });
     const seen: string[] = [];
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void seen.push('tools'));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void seen.push('resources'));
-    await client.connect(new SSEClientTransport(new URL(`${base}/sse`), { fetch: withKey(MASTER_KEY) }));
     try {
+      await client.connect(new SSEClientTransport(new URL(single.url.replace(/\/mcp$/, '/sse')), { fetch: withKey(MASTER_KEY) }));
       await client.callTool({ name: 'fx-grow', arguments: { name: 'fresh' } });
       const until = Date.now() + 3_000;
       while (!(seen.includes('tools') && seen.includes('resources')) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -193,6 +194,7 @@ describe('list changes', () => {
       expect(uris).toContain('mcpbus://fx/fixture://grown/fresh');
     } finally {
       await client.close();
+      await single.close();
     }
   });
 });

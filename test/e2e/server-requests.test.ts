@@ -1,12 +1,14 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1HttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { ElicitRequestSchema, CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { alternatingFetch, textOf, withKey } from '../harness/clients.js';
 import { MASTER_KEY, fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
-import { modernRpc, responseOf } from '../harness/raw-mcp.js';
+import { LEGACY_HEADERS, legacyRpc, modernRpc, responseOf } from '../harness/raw-mcp.js';
+import { eventually } from '../harness/wait.js';
 
 // Server-to-client requests through the gateway: an upstream asks the client that made the call
 // for input (elicitation, sampling, roots) and gets the client's answer back. `modern` is the
@@ -20,7 +22,7 @@ const INPUT_TIMEOUT_MS = 3_000;
 beforeAll(async () => {
   http = await startFixtureHttp({ port: 0 });
   gateway = await startGateway({
-    servers: { modern: { url: http.url }, legacy: fixtureStdio({ spec_version: '2025-11-25' }) },
+    servers: { modern: { url: http.url }, pinned: { url: http.url, spec_version: '2026-07-28' }, legacy: fixtureStdio({ spec_version: '2025-11-25' }) },
     ingresses: 2,
     workers: 2,
     settings: { input_timeout_ms: INPUT_TIMEOUT_MS },
@@ -33,6 +35,10 @@ afterAll(async () => {
 });
 
 const SERVERS = ['modern', 'legacy'] as const;
+// A 2025-era client's call is made in the 2025 era, as that client would make it: the fixture over
+// HTTP serves that era statelessly (it cannot push), so 2025 clients use the same fixture pinned
+// to 2026-07-28 (mcpbus turns its input_required rounds into pushes) and the stdio one.
+const PUSH_SERVERS = ['pinned', 'legacy'] as const;
 
 interface Asked {
   elicitations: string[];
@@ -162,7 +168,7 @@ async function sseClient(asked: Asked, answer: 'always' | 'never' = 'always'): P
 }
 
 describe('clients on a legacy SSE session (requests pushed on the session)', () => {
-  it.each(SERVERS)('relay elicitation, sampling and roots (%s upstream)', async (server) => {
+  it.each(PUSH_SERVERS)('relay elicitation, sampling and roots (%s upstream)', async (server) => {
     const asked = fresh();
     const client = await sseClient(asked);
     try {
@@ -190,6 +196,167 @@ describe('clients on a legacy SSE session (requests pushed on the session)', () 
       expect(text(await client.callTool({ name: 'legacy-echo', arguments: { text: 'after' } }))).toBe('after');
     } finally {
       await client.close();
+    }
+  });
+});
+
+/** A 2025-era client on Streamable HTTP (SDK v2 in the legacy era, or 1.x), its requests alternating between the ingresses. */
+async function sessionClient(kind: 'v2-legacy' | 'v1', asked: Asked, answer: 'always' | 'never' = 'always'): Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; client: Client | V1Client; close(): Promise<void> }> {
+  const capabilities = { elicitation: {}, sampling: {}, roots: {} };
+  const elicit = (message: string) => {
+    asked.elicitations.push(message);
+    if (answer === 'never') return new Promise<never>(() => undefined);
+    return Promise.resolve({ action: 'accept' as const, content: { answer: `session-${asked.elicitations.length}` } });
+  };
+  const sample = () => {
+    asked.samplings += 1;
+    return Promise.resolve({ role: 'assistant' as const, content: { type: 'text' as const, text: 'sampled in the session' }, model: 'test-model' });
+  };
+  const roots = () => {
+    asked.roots += 1;
+    return Promise.resolve({ roots: [{ uri: 'file:///session-root', name: 'root' }] });
+  };
+  const fetchImpl = alternatingFetch(gateway.urls, []);
+  if (kind === 'v1') {
+    const client = new V1Client({ name: 'v1-session-test', version: '1.0.0' }, { capabilities });
+    client.setRequestHandler(ElicitRequestSchema, (req) => elicit(String(req.params.message)));
+    client.setRequestHandler(CreateMessageRequestSchema, sample);
+    client.setRequestHandler(ListRootsRequestSchema, roots);
+    await client.connect(new V1HttpTransport(new URL(gateway.url), { fetch: fetchImpl, requestInit: { headers: gateway.headers } }));
+    return { client, callTool: (name, args) => client.callTool({ name, arguments: args }, undefined, { timeout: 30_000 }), close: () => client.close() };
+  }
+  const client = new Client({ name: 'v2-session-test', version: '1.0.0' }, { capabilities });
+  client.setRequestHandler('elicitation/create', (req) => elicit(String((req.params as { message?: string }).message)));
+  client.setRequestHandler('sampling/createMessage', sample);
+  client.setRequestHandler('roots/list', roots);
+  await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { fetch: fetchImpl, requestInit: { headers: gateway.headers } }));
+  expect(client.getProtocolEra()).toBe('legacy');
+  return { client, callTool: (name, args) => client.callTool({ name, arguments: args }, { timeout: 30_000 }), close: () => client.close() };
+}
+
+describe('2025-era clients on Streamable HTTP (sessions; requests on the call\'s stream, answers to any replica)', () => {
+  it.each([
+    ['v2-legacy', 'pinned'],
+    ['v2-legacy', 'legacy'],
+    ['v1', 'pinned'],
+    ['v1', 'legacy'],
+  ] as const)('%s client: elicitation over two rounds, sampling and roots (%s upstream)', async (kind, server) => {
+    const asked = fresh();
+    const session = await sessionClient(kind, asked);
+    try {
+      const asking = JSON.parse(text(await session.callTool(`${server}-ask`, { question: 'City?', rounds: 2 }))) as { answers: Record<string, { content: { answer: string } }> };
+      expect(asked.elicitations).toEqual(['City? (1/2)', 'City? (2/2)']);
+      expect(Object.values(asking.answers).map((a) => a.content.answer)).toEqual(['session-1', 'session-2']);
+      const sampled = JSON.parse(text(await session.callTool(`${server}-sample`, { prompt: 'hi' }))) as { completion: { content: { text: string } } };
+      expect(sampled.completion.content.text).toBe('sampled in the session');
+      const roots = JSON.parse(text(await session.callTool(`${server}-roots`, {}))) as { roots: { uri: string }[] };
+      expect(roots.roots[0]?.uri).toBe('file:///session-root');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('fail the call of a client that never answers, and go on serving the session', async () => {
+    const asked = fresh();
+    const session = await sessionClient('v2-legacy', asked, 'never');
+    try {
+      const outcome = await session.callTool('pinned-ask', {}).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error: error as Error }),
+      );
+      expect(asked.elicitations).toHaveLength(1);
+      expect('error' in outcome ? outcome.error.message : text(outcome.result)).toMatch(/did not answer/);
+      expect(text(await session.callTool('pinned-echo', { text: 'after' }))).toBe('after');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('meet an upstream that cannot ask a 2025 client (stateless 2025 leg) as that client would directly', async () => {
+    const asked = fresh();
+    const session = await sessionClient('v2-legacy', asked);
+    try {
+      const result = (await session.callTool('modern-ask', {})) as { isError?: boolean };
+      expect(asked.elicitations).toHaveLength(0);
+      expect(result.isError).toBe(true);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('answer an unknown or deleted session with 404, on every replica', async () => {
+    const init = await fetch(gateway.urls[0] as string, {
+      method: 'POST',
+      headers: { ...gateway.headers, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    const sessionId = init.headers.get('mcp-session-id') as string;
+    await init.text();
+    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const list = (url: string, id: string) => fetch(url, { method: 'POST', headers: { ...gateway.headers, ...LEGACY_HEADERS, 'Mcp-Session-Id': id }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }) });
+    expect((await list(gateway.urls[1] as string, sessionId)).status).toBe(200);
+    expect((await list(gateway.urls[1] as string, '00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    const ended = await fetch(gateway.urls[1] as string, { method: 'DELETE', headers: { ...gateway.headers, 'MCP-Protocol-Version': '2025-11-25', 'Mcp-Session-Id': sessionId } });
+    expect(ended.status).toBe(200);
+    // The other replica trusts what it read of the session for a few seconds at most.
+    await eventually(async () => expect((await list(gateway.urls[0] as string, sessionId)).status).toBe(404), { timeoutMs: 10_000 });
+  });
+
+  it('deliver list changes on the session\'s GET stream, whichever replica holds it', async () => {
+    const client = new V1Client({ name: 'v1-listen', version: '1.0.0' });
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changes += 1;
+      return Promise.resolve();
+    });
+    await client.connect(new V1HttpTransport(new URL(gateway.urls[0] as string), { requestInit: { headers: gateway.headers } }));
+    try {
+      // The tool list changes through the other replica: the stdio upstream adds a tool. (A
+      // stateless call: one from a client that answers input would run on a session of its own.)
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const grown = responseOf(await legacyRpc(gateway.urls[1] as string, gateway.headers, 'tools/call', { name: 'legacy-grow', arguments: { name: `grown_${Date.now() % 100_000}` } }));
+      expect(grown.result).toBeDefined();
+      await eventually(() => Promise.resolve(expect(changes).toBeGreaterThan(0)), { timeoutMs: 10_000 });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('logging/setLevel and notifications/message, per caller', () => {
+  /** A 1.x client without input capabilities, collecting the log messages it gets. */
+  async function loggingClient(transport: 'session' | 'sse'): Promise<{ client: V1Client; levels: string[] }> {
+    const client = new V1Client({ name: `logging-${transport}`, version: '1.0.0' });
+    const levels: string[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      levels.push(n.params.level);
+      return Promise.resolve();
+    });
+    await client.connect(
+      transport === 'sse'
+        ? new SSEClientTransport(new URL(gateway.url.replace(/\/mcp$/, '/sse')), { fetch: withKey(MASTER_KEY) })
+        : new V1HttpTransport(new URL(gateway.url), { fetch: alternatingFetch(gateway.urls, []), requestInit: { headers: gateway.headers } }),
+    );
+    return { client, levels };
+  }
+  const ALL = ['debug', 'info', 'warning', 'error'];
+
+  it.each(['session', 'sse'] as const)('the level a %s client set reaches the upstream, and only its calls get the messages', async (transport) => {
+    const chatty = await loggingClient(transport);
+    const quiet = await loggingClient(transport);
+    try {
+      await chatty.client.setLoggingLevel('warning');
+      const told = text(await chatty.client.callTool({ name: 'legacy-log', arguments: { levels: ALL } }));
+      expect(told).toBe('log level: warning');
+      await eventually(() => Promise.resolve(expect(chatty.levels).toEqual(['warning', 'error'])), { timeoutMs: 5_000 });
+      // A caller that set no level gets no messages, and its upstream session was told none.
+      expect(text(await quiet.client.callTool({ name: 'legacy-log', arguments: { levels: ALL } }))).toBe('log level: unset');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(quiet.levels).toEqual([]);
+      expect(chatty.levels).toEqual(['warning', 'error']);
+    } finally {
+      await chatty.client.close();
+      await quiet.client.close();
     }
   });
 });

@@ -28,6 +28,11 @@ export interface KeyDirectory {
    * that starts or retries later): a key revoked, blocked or narrowed since is refused then too.
    */
   authorizeOwner(owner: string): Principal | McpbusError;
+  /**
+   * `authenticate`, except that a key this replica does not know yet is looked up in the bucket
+   * first: a key made a moment ago on another replica works at once (its watch may lag).
+   */
+  authenticateFresh(presented: string | undefined): Promise<Principal | McpbusError>;
   /** Keys and teams (undefined when no master key is set: there is nothing to administer). */
   readonly keys: KvMirror<KeyRecord> | undefined;
   readonly teams: KvMirror<TeamRecord> | undefined;
@@ -77,7 +82,20 @@ export async function startKeyDirectory(nc: NatsConnection, config: McpbusConfig
     };
   }
 
-  return {
+  // Fingerprints looked up lately and not found: an unknown key is not looked up again at once.
+  const recentMisses = new Map<string, number>();
+  const directory: KeyDirectory = {
+    async authenticateFresh(presented) {
+      const first = directory.authenticate(presented);
+      if (!(first instanceof McpbusError) || keys === undefined || presented === undefined || presented === '' || keysMatch(presented, masterKey ?? '')) return first;
+      const fingerprint = keyFingerprint(presented);
+      // Known and refused (blocked, expired), or looked up a moment ago: nothing new to learn.
+      if (keys.get(fingerprint) !== undefined || (recentMisses.get(fingerprint) ?? 0) > Date.now()) return first;
+      if (await keys.refresh(fingerprint)) return directory.authenticate(presented);
+      if (recentMisses.size > 10_000) recentMisses.clear();
+      recentMisses.set(fingerprint, Date.now() + 1_000);
+      return first;
+    },
     authenticate(presented) {
       if (masterKey === undefined) return { owner: ownerOfKey(presented), admin: false, access: FULL_ACCESS, limits: {} };
       if (keysMatch(presented, masterKey)) return master(ownerOfKey(presented));
@@ -97,4 +115,5 @@ export async function startKeyDirectory(nc: NatsConnection, config: McpbusConfig
       await Promise.allSettled([keys?.close(), teams?.close()]);
     },
   };
+  return directory;
 }

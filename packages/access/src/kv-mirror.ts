@@ -27,6 +27,11 @@ export interface KvMirror<T> {
   write(key: string, value: T): Promise<void>;
   /** Deletes `key` and waits until this mirror has forgotten it. */
   remove(key: string): Promise<void>;
+  /**
+   * `key` as the bucket holds it now: when another replica has just written it and this mirror
+   * has not seen the write yet, waits (briefly) until it has.
+   */
+  refresh(key: string): Promise<T | undefined>;
   close(): Promise<void>;
 }
 
@@ -39,9 +44,9 @@ export interface KvMirrorOptions<T> {
   log: Logger;
 }
 
-/** Opens (creating if needed) a KV bucket holding one value per key. */
-export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV> {
-  return new Kvm(nc).create(bucket, { history: 1, storage: 'file' });
+/** Opens (creating when absent) a KV bucket on disk keeping one value per key; with `ttlMs`, a key unwritten that long is gone. */
+export async function openBucket(nc: NatsConnection, bucket: string, options: { ttlMs?: number } = {}): Promise<KV> {
+  return new Kvm(nc).create(bucket, { history: 1, storage: 'file', ...(options.ttlMs === undefined ? {} : { ttl: options.ttlMs }) });
 }
 
 /** JetStream's "wrong last sequence": someone wrote the key since the revision we hold. */
@@ -133,6 +138,11 @@ export async function startKvMirror<T>(nc: NatsConnection, options: KvMirrorOpti
         throw err;
       }
       await caughtUp(revision);
+    },
+    async refresh(key) {
+      const entry = await kv.get(key).catch(() => null);
+      if (entry !== null) await caughtUp(entry.revision, 1_000);
+      return values.get(key);
     },
     async remove(key) {
       await kv.delete(key);

@@ -32,6 +32,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['max_inflight_requests', 'maxInflightRequests', 10_000_000],
   ['job_queue_timeout_ms', 'jobQueueTimeoutMs', MAX_TIMER_MS],
   ['input_timeout_ms', 'inputTimeoutMs', MAX_TIMER_MS],
+  ['resource_lease_ms', 'resourceLeaseMs', MAX_TIMER_MS],
 ];
 
 /** Lists of non-empty strings, by config key. */

@@ -124,6 +124,11 @@ export interface GatewaySettings {
   /** How long a call waits for its client's input (an elicitation a person answers), and a requestState stays valid. */
   readonly inputTimeoutMs: number;
   /**
+   * How long a worker keeps a client's resource subscription unless the ingress holding it renews
+   * it (every third of it); also how soon subscriptions move off a worker that stopped.
+   */
+  readonly resourceLeaseMs: number;
+  /**
    * Hosts, addresses and CIDR ranges that servers added through the admin API may reach although
    * they are loopback, private, link-local or metadata addresses (the SSRF guard refuses those).
    */

@@ -149,6 +149,7 @@ describe('parseConfig: full example', () => {
       maxInflightRequests: 10_000,
       jobQueueTimeoutMs: 10_000,
       inputTimeoutMs: 300_000,
+      resourceLeaseMs: 60_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });
@@ -443,6 +444,7 @@ describe('parseConfig: settings', () => {
       maxInflightRequests: 10_000,
       jobQueueTimeoutMs: 10_000,
       inputTimeoutMs: 300_000,
+      resourceLeaseMs: 60_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });

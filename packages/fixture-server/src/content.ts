@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, type Server } from '@modelcontextprotocol/server';
+import { COUNTER_URI_TEMPLATE, counterOf, type Counters } from './counters.js';
 
 /**
  * The fixture's resources, resource template, prompts and completions: enough of each for a
@@ -30,7 +31,7 @@ export interface GrownResources {
 }
 
 /** Registers resources, templates, prompts and completions on a fixture server. */
-export function registerContent(server: Server, pageSize: number): GrownResources {
+export function registerContent(server: Server, pageSize: number, counters: Counters): GrownResources {
   const grown: { uri: string; name: string; mimeType: string; text: string }[] = [];
   const resources = (): readonly { uri: string; name: string; mimeType: string; text?: string; blob?: string }[] => [...STATIC_RESOURCES, ...grown];
 
@@ -40,12 +41,17 @@ export function registerContent(server: Server, pageSize: number): GrownResource
     return nextCursor === undefined ? { resources: listed } : { resources: listed, nextCursor };
   });
   server.setRequestHandler('resources/templates/list', () => ({
-    resourceTemplates: [{ uriTemplate: 'fixture://items/{id}', name: 'item', mimeType: 'text/plain', description: 'One item by id' }],
+    resourceTemplates: [
+      { uriTemplate: 'fixture://items/{id}', name: 'item', mimeType: 'text/plain', description: 'One item by id' },
+      { uriTemplate: COUNTER_URI_TEMPLATE, name: 'counter', mimeType: 'text/plain', description: 'How often `touch` bumped a counter; subscribe to hear when it does' },
+    ],
   }));
   server.setRequestHandler('resources/read', (req) => {
     const uri = req.params.uri;
     const item = /^fixture:\/\/items\/([^/]+)$/.exec(uri);
     if (item !== null) return { contents: [{ uri, mimeType: 'text/plain', text: `item ${decodeURIComponent(item[1] ?? '')}` }] };
+    const counter = counterOf(uri);
+    if (counter !== undefined) return { contents: [{ uri, mimeType: 'text/plain', text: `${counter} ${counters.read(counter)}` }] };
     const found = resources().find((r) => r.uri === uri);
     if (found === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource not found: ${uri}`);
     return { contents: [found.blob === undefined ? { uri, mimeType: found.mimeType, text: found.text ?? '' } : { uri, mimeType: found.mimeType, blob: found.blob }] };

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
-import { createFixtureServer, type FixtureServerOptions } from './server.js';
+import { counterUri, createCounters } from './counters.js';
+import { createFixtureServer, type FixtureEntryOptions } from './server.js';
 
 /** One HTTP request the fixture received, as seen on the wire. */
 export interface RecordedRequest {
@@ -16,7 +17,7 @@ export interface RecordedRequest {
   rpcMethod?: string;
 }
 
-export interface FixtureHttpOptions extends Omit<FixtureServerOptions, 'onCrash'> {
+export interface FixtureHttpOptions extends FixtureEntryOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
@@ -30,6 +31,8 @@ export interface FixtureHttpHandle {
   port: number;
   /** Requests received so far (the newest `maxRecordedRequests`), oldest first. */
   requests: RecordedRequest[];
+  /** subscriptions/listen streams open right now (2026 clients; each stream counts once). */
+  listenStreams(): number;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -60,15 +63,19 @@ function flattenHeaders(req: IncomingMessage): Record<string, string> {
  * The `crash` tool kills the whole process, including whatever else runs in it.
  */
 export async function startFixtureHttp(options: FixtureHttpOptions = {}): Promise<FixtureHttpHandle> {
-  const { port = 0, host = '127.0.0.1', path = '/mcp', maxRecordedRequests = 10_000, ...serverOptions } = options;
+  const { port = 0, host = '127.0.0.1', path = '/mcp', maxRecordedRequests = 10_000, stateDir, ...serverOptions } = options;
+  const counters = createCounters(stateDir);
   const requests: RecordedRequest[] = [];
   const crash = (): void => {
     httpServer.closeAllConnections();
     process.exit(1);
   };
-  const handler = createMcpHandler(() => createFixtureServer({ ...serverOptions, onCrash: crash }), {
+  // Instances live for one request; counter changes reach 2026 clients' listen streams through the handler.
+  const handler = createMcpHandler(() => createFixtureServer({ ...serverOptions, onCrash: crash, counters, notifyUpdates: false }), {
     onerror: () => {},
   });
+  const stopUpdates = counters.onChange(name => handler.notify.resourceUpdated(counterUri(name)));
+  const bus = handler.bus as { listenerCount?: number };
   const mcp = toNodeHandler(handler);
   // DNS-rebinding guard; meaningless (and in the way) when deliberately bound to another interface.
   const hostOk = LOOPBACK_HOSTS.has(host) ? localhostHostValidation() : () => true;
@@ -120,6 +127,8 @@ export async function startFixtureHttp(options: FixtureHttpOptions = {}): Promis
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      stopUpdates();
+      counters.close();
       const results = await Promise.allSettled([
         handler.close(),
         new Promise<void>((resolve, reject) => {
@@ -131,5 +140,5 @@ export async function startFixtureHttp(options: FixtureHttpOptions = {}): Promis
       if (failed) throw new Error('fixture http close failed', { cause: failed.reason });
     })());
 
-  return { url: `http://${urlHost}:${actualPort}${path}`, port: actualPort, requests, close };
+  return { url: `http://${urlHost}:${actualPort}${path}`, port: actualPort, requests, listenStreams: () => bus.listenerCount ?? 0, close };
 }

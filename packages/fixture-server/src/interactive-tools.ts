@@ -8,8 +8,10 @@ import { inputRequired, type CallToolResult, type InputRequiredResult, type Serv
  */
 export interface InteractiveTool {
   definition: Tool;
-  run(args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult>;
+  run(args: Record<string, unknown>, ctx: ServerContext, env: { logLevel?(): string | undefined }): Promise<CallToolResult | InputRequiredResult>;
 }
+
+const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 const answers = (ctx: ServerContext): Record<string, unknown> => ctx.mcpReq.inputResponses ?? {};
@@ -26,6 +28,23 @@ function parseState(state: string | undefined): Record<string, unknown> {
 }
 
 export const INTERACTIVE_TOOLS: readonly InteractiveTool[] = [
+  {
+    definition: {
+      name: 'log',
+      description: 'Sends one notifications/message per entry of `levels` (those at or above the level its session set with logging/setLevel), then returns the level it was set to.',
+      inputSchema: { type: 'object', properties: { levels: { type: 'array', items: { type: 'string', enum: LEVELS } } } },
+    },
+    run: async (args, ctx, env) => {
+      const set = env.logLevel?.();
+      const floor = set === undefined ? 0 : LEVELS.indexOf(set);
+      const levels = Array.isArray(args['levels']) ? (args['levels'] as string[]) : ['info'];
+      for (const level of levels) {
+        if (LEVELS.indexOf(level) < floor) continue;
+        await ctx.mcpReq.notify({ method: 'notifications/message', params: { level: level, logger: 'fixture', data: `a ${level} message` } });
+      }
+      return text(`log level: ${set ?? 'unset'}`);
+    },
+  },
   {
     definition: {
       name: 'ask',

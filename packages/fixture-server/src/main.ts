@@ -1,10 +1,10 @@
 // CLI: `tsx packages/fixture-server/src/main.ts --stdio | --http [--port N] [--host H] [--path P]`
-//      plus `[--tools-page-size N] [--name NAME]`. In stdio mode stdout carries protocol only.
+//      plus `[--tools-page-size N] [--name NAME] [--state-dir DIR]`. In stdio mode stdout carries protocol only.
 import { parseArgs } from 'node:util';
 import { startFixtureHttp } from './http.js';
 import { serveFixtureStdio } from './stdio.js';
 
-const USAGE = 'usage: main.ts (--stdio | --http [--port N] [--host H] [--path P]) [--tools-page-size N] [--name NAME]';
+const USAGE = 'usage: main.ts (--stdio | --http [--port N] [--host H] [--path P]) [--tools-page-size N] [--name NAME] [--state-dir DIR]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -25,6 +25,7 @@ const OPTIONS = {
   path: { type: 'string' },
   'tools-page-size': { type: 'string' },
   name: { type: 'string' },
+  'state-dir': { type: 'string' },
 } as const;
 
 function parse() {
@@ -39,7 +40,11 @@ async function main(): Promise<void> {
   const args = parse();
   if (args.stdio === args.http) fail('pass exactly one of --stdio or --http');
   const pageSize = toInt('tools-page-size', args['tools-page-size']);
-  const common = { ...(pageSize !== undefined && { pageSize }), ...(args.name !== undefined && { name: args.name }) };
+  const common = {
+    ...(pageSize !== undefined && { pageSize }),
+    ...(args.name !== undefined && { name: args.name }),
+    ...(args['state-dir'] !== undefined && { stateDir: args['state-dir'] }),
+  };
 
   const stop = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());

@@ -1,5 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, Server, isInputRequiredResult } from '@modelcontextprotocol/server';
 import { registerContent } from './content.js';
+import { counterUri, createCounters, type Counters } from './counters.js';
 import { FIXTURE_TOOLS, type FixtureTool } from './tools.js';
 
 export interface FixtureServerOptions {
@@ -9,7 +10,24 @@ export interface FixtureServerOptions {
   pageSize?: number;
   /** What the `crash` tool does; defaults to `process.exit(1)`. */
   onCrash?: () => void;
+  /** The counters `touch` bumps; by default a set of this instance's own. */
+  counters?: Counters;
+  /** The era this instance serves (`serveStdio` says which); default legacy. */
+  era?: 'legacy' | 'modern';
+  /**
+   * Whether this instance tells its own connection about counter changes (default true). A
+   * 2025 instance tells only about the URIs its client subscribed to with resources/subscribe;
+   * a 2026 one sends every change, which its listen router filters by the client's listen
+   * streams. HTTP's per-request instances say no: that entry notifies through its handler.
+   */
+  notifyUpdates?: boolean;
 }
+
+/** What the serving entries (stdio, HTTP, SSE) take: the server's options, plus where counters live. */
+export type FixtureEntryOptions = Omit<FixtureServerOptions, 'onCrash' | 'counters' | 'era' | 'notifyUpdates'> & {
+  /** Keep the counters `touch` bumps in files here, shared with (and watched by) other fixture processes. */
+  stateDir?: string;
+};
 
 const toolsByName = new Map<string, FixtureTool>(FIXTURE_TOOLS.map(tool => [tool.definition.name, tool]));
 
@@ -44,16 +62,24 @@ function pageStart(cursor: string | undefined, total: number): number {
 export function createFixtureServer(options: FixtureServerOptions = {}): Server {
   const pageSize = options.pageSize ?? 0;
   if (!Number.isInteger(pageSize) || pageSize < 0) throw new RangeError(`pageSize must be a non-negative integer, got ${pageSize}`);
-  const env = { crash: options.onCrash ?? ((): void => process.exit(1)) };
+  const counters = options.counters ?? createCounters();
+  // The level this session's client set with logging/setLevel (2025 era), for the `log` tool.
+  let logLevel: string | undefined;
+  const env = { crash: options.onCrash ?? ((): void => process.exit(1)), touch: (name: string): number => counters.bump(name), logLevel: (): string | undefined => logLevel };
   const server = new Server(
     { name: options.name ?? 'mcpbus-fixture', version: '0.1.0' },
-    { capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} } },
+    { capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, completions: {}, logging: {} } },
   );
+  server.setRequestHandler('logging/setLevel', (req) => {
+    logLevel = req.params.level;
+    return {};
+  });
+  if (options.notifyUpdates !== false) notifyCounterChanges(server, counters, options.era ?? 'legacy');
 
   // Tools added at run time by `grow`; they live as long as this server instance (a stdio
   // session), which is what a test of notifications/tools/list_changed needs.
   const grown: FixtureTool[] = [];
-  const grownResources = registerContent(server, pageSize);
+  const grownResources = registerContent(server, pageSize, counters);
   const grow: FixtureTool = {
     definition: GROW_TOOL,
     run: async args => {
@@ -86,4 +112,28 @@ export function createFixtureServer(options: FixtureServerOptions = {}): Server 
   });
 
   return server;
+}
+
+/** resources/subscribe and unsubscribe (2025 era), and notifications/resources/updated for the counters. */
+function notifyCounterChanges(server: Server, counters: Counters, era: 'legacy' | 'modern'): void {
+  const subscribed = new Set<string>();
+  server.setRequestHandler('resources/subscribe', req => {
+    subscribed.add(req.params.uri);
+    return {};
+  });
+  server.setRequestHandler('resources/unsubscribe', req => {
+    subscribed.delete(req.params.uri);
+    return {};
+  });
+  const stop = counters.onChange(name => {
+    const uri = counterUri(name);
+    // An instance made but never connected (a discarded era probe) has no one to tell.
+    if (server.transport === undefined || (era === 'legacy' && !subscribed.has(uri))) return;
+    server.sendResourceUpdated({ uri }).catch(() => {});
+  });
+  const previous = server.onclose;
+  server.onclose = () => {
+    stop();
+    previous?.();
+  };
 }

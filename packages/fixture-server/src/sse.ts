@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
-import { createFixtureServer, type FixtureServerOptions } from './server.js';
+import { createCounters } from './counters.js';
+import { createFixtureServer, type FixtureEntryOptions } from './server.js';
 
-export interface FixtureSseOptions extends Omit<FixtureServerOptions, 'onCrash'> {
+export interface FixtureSseOptions extends FixtureEntryOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
@@ -24,13 +25,15 @@ export interface FixtureSseHandle {
  */
 export async function startFixtureSse(options: FixtureSseOptions = {}): Promise<FixtureSseHandle> {
   const sessions = new Map<string, SSEServerTransport>();
+  const { stateDir, ...serverOptions } = options;
+  const counters = createCounters(stateDir);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fixture');
     if (req.method === 'GET' && url.pathname === '/sse') {
       const transport = new SSEServerTransport('/messages', res);
       sessions.set(transport.sessionId, transport);
       res.on('close', () => sessions.delete(transport.sessionId));
-      void createFixtureServer(options).connect(transport);
+      void createFixtureServer({ ...serverOptions, counters }).connect(transport);
       return;
     }
     const transport = req.method === 'POST' && url.pathname === '/messages' ? sessions.get(url.searchParams.get('sessionId') ?? '') : undefined;
@@ -49,6 +52,7 @@ export async function startFixtureSse(options: FixtureSseOptions = {}): Promise<
     port,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        counters.close();
         server.closeAllConnections();
         server.close(() => resolve());
       });

@@ -1,7 +1,8 @@
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
-import { createFixtureServer, type FixtureServerOptions } from './server.js';
+import { createCounters } from './counters.js';
+import { createFixtureServer, type FixtureEntryOptions } from './server.js';
 
-export interface FixtureStdioOptions extends Omit<FixtureServerOptions, 'onCrash'> {
+export interface FixtureStdioOptions extends FixtureEntryOptions {
   /** Aborting it closes the connection. */
   signal?: AbortSignal;
 }
@@ -27,9 +28,10 @@ class ObservedStdioTransport extends StdioServerTransport {
  * connection has closed: stdin ended or `signal` aborted. Never write anything else to stdout.
  */
 export async function serveFixtureStdio(options: FixtureStdioOptions = {}): Promise<void> {
-  const { signal, ...serverOptions } = options;
+  const { signal, stateDir, ...serverOptions } = options;
   const transport = new ObservedStdioTransport();
-  const handle = serveStdio(() => createFixtureServer(serverOptions), {
+  const counters = createCounters(stateDir);
+  const handle = serveStdio(ctx => createFixtureServer({ ...serverOptions, counters, era: ctx.era }), {
     transport,
     onerror: error => process.stderr.write(`fixture stdio error: ${error.message}\n`),
   });
@@ -40,5 +42,6 @@ export async function serveFixtureStdio(options: FixtureStdioOptions = {}): Prom
     await transport.closed;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    counters.close();
   }
 }

@@ -6,6 +6,10 @@ import { INTERACTIVE_TOOLS } from './interactive-tools.js';
 export interface ToolEnv {
   /** Called by `crash`; must not return normally (it exits the process). */
   crash(): void;
+  /** The level the session's client set with `logging/setLevel`, if any. */
+  logLevel?(): string | undefined;
+  /** Called by `touch`: bumps a counter (resource `fixture://counters/<name>`), returns its new value. */
+  touch(name: string): number;
 }
 
 export interface FixtureTool {
@@ -153,6 +157,18 @@ export const FIXTURE_TOOLS: readonly FixtureTool[] = [
           { type: 'resource', resource: { uri: 'fixture://static/readme', mimeType: 'text/plain', text: 'The fixture server, for mcpbus tests.' } },
         ],
       }),
+  },
+  {
+    definition: {
+      name: 'touch',
+      description: 'Bumps the counter `name`: resource fixture://counters/<name> changes, and its subscribers are told (notifications/resources/updated).',
+      inputSchema: { type: 'object', properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_]{1,32}$' } }, required: ['name'] },
+    },
+    run: (args, _ctx, env) => {
+      const name = readString(args, 'name');
+      if (!/^[A-Za-z0-9_]{1,32}$/.test(name)) throw invalid('"name" must be 1-32 of A-Za-z0-9_');
+      return Promise.resolve(text(String(env.touch(name))));
+    },
   },
   {
     definition: {

@@ -67,6 +67,24 @@ export type InputRequests = Record<string, { method: InputMethod; params?: Recor
 export interface CallInteraction {
   capabilities: Record<string, unknown>;
   mode: 'push' | 'mrtr';
+  /**
+   * Push mode: the caller's `logging/setLevel`. The upstream is told it, and its log messages
+   * during the call come to the caller as CallLogEvents on `calls.<id>.input`.
+   */
+  logLevel?: LoggingLevel;
+}
+
+/** MCP's syslog levels, least severe first. */
+export const LOGGING_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+export type LoggingLevel = (typeof LOGGING_LEVELS)[number];
+
+/** Push mode: an upstream's `notifications/message` during the call, for its caller (worker → ingress, on `calls.<id>.input`). */
+export interface CallLogEvent {
+  v: 1;
+  callId: string;
+  level: LoggingLevel;
+  logger?: string;
+  data?: unknown;
 }
 
 export interface CallToolRequest {
@@ -282,6 +300,49 @@ export interface CatalogChanged {
 }
 
 /**
+ * Subscribes one subscriber (a client connection's subscription, named by whoever asks) to
+ * updates of one upstream resource. The worker that answers holds it as a lease of `leaseMs`:
+ * renewed through `workers.<workerId>.leases`, or dropped when it lapses. However many subscribers
+ * a worker holds for one resource, it keeps one subscription upstream. Idempotent per subscriber.
+ */
+export interface ResourceSubscribeRequest {
+  v: 1;
+  server: string;
+  /** The upstream's own URI of the resource. */
+  uri: string;
+  /** `[A-Za-z0-9_-]{1,64}`, unique per subscription; random, since it is also what renews and releases it. */
+  subscriber: string;
+  deadlineAt: number;
+}
+
+/** Who holds a resource subscription, and how long it lasts unless renewed. */
+export interface ResourceSubscription {
+  workerId: string;
+  leaseMs: number;
+}
+
+/** Renews or releases resource subscriptions held by one worker (the key must be the one that subscribed). */
+export interface ResourceLeaseRequest {
+  v: 1;
+  op: 'renew' | 'release';
+  subscribers: string[];
+  deadlineAt: number;
+}
+
+export interface ResourceLeaseResult {
+  /** Subscribers this worker does not hold (any more): to renew one, subscribe it again. */
+  unknown: string[];
+}
+
+/** Broadcast by the worker whose upstream said a subscribed resource changed. */
+export interface ResourceUpdated {
+  v: 1;
+  server: string;
+  /** The namespaced URI clients see (`mcpbus://<server>/<upstream uri>`). */
+  uri: string;
+}
+
+/**
  * A JSON-RPC message for a legacy SSE session, forwarded to the replica holding its stream. The
  * POST's key travels in the Mcpbus-Api-Key header and must be the key that opened the session.
  */
@@ -353,6 +414,7 @@ const serverName = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,40}$' } as cons
 const deadlineAt = { type: 'integer', minimum: 0 } as const;
 const callId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
 const inputKey = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const resourceUri = { type: 'string', minLength: 1, maxLength: 8192 } as const;
 const progressUpdate = {
   type: 'object',
   required: ['progress'],
@@ -421,12 +483,19 @@ export const SCHEMAS = Object.freeze({
       interaction: {
         type: 'object',
         required: ['capabilities', 'mode'],
-        properties: { capabilities: { type: 'object' }, mode: { enum: ['push', 'mrtr'] } },
+        properties: { capabilities: { type: 'object' }, mode: { enum: ['push', 'mrtr'] }, logLevel: { enum: LOGGING_LEVELS } },
         additionalProperties: false,
       },
       inputResponses: { type: 'object', maxProperties: 64 },
       requestState: { type: 'string', maxLength: 65536 },
     },
+    additionalProperties: false,
+  },
+  CallLogEvent: {
+    $id: 'https://mcpbus.dev/schemas/v1/call-log-event.json',
+    type: 'object',
+    required: ['v', 'callId', 'level'],
+    properties: { v: { const: 1 }, callId, level: { enum: LOGGING_LEVELS }, logger: { type: 'string', maxLength: 256 }, data: {} },
     additionalProperties: false,
   },
   InputRequestEvent: {
@@ -537,6 +606,27 @@ export const SCHEMAS = Object.freeze({
     type: 'object',
     required: ['v', 'server', 'kind'],
     properties: { v: { const: 1 }, server: serverName, kind: { enum: ['tools', 'resources', 'prompts'] } },
+    additionalProperties: false,
+  },
+  ResourceSubscribeRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/resource-subscribe-request.json',
+    type: 'object',
+    required: ['v', 'server', 'uri', 'subscriber', 'deadlineAt'],
+    properties: { v: { const: 1 }, server: serverName, uri: resourceUri, subscriber: callId, deadlineAt },
+    additionalProperties: false,
+  },
+  ResourceLeaseRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/resource-lease-request.json',
+    type: 'object',
+    required: ['v', 'op', 'subscribers', 'deadlineAt'],
+    properties: { v: { const: 1 }, op: { enum: ['renew', 'release'] }, subscribers: { type: 'array', items: callId, maxItems: 1000 }, deadlineAt },
+    additionalProperties: false,
+  },
+  ResourceUpdated: {
+    $id: 'https://mcpbus.dev/schemas/v1/resource-updated.json',
+    type: 'object',
+    required: ['v', 'server', 'uri'],
+    properties: { v: { const: 1 }, server: serverName, uri: resourceUri },
     additionalProperties: false,
   },
   SessionMessage: {

@@ -64,8 +64,11 @@ export interface Subjects {
   submitAny(): string;
   /** Name of the JetStream stream that holds submissions. */
   readonly submitStream: string;
-  /** NATS KV buckets shared by every replica: virtual keys (by digest), teams, and servers added through the admin API. */
-  readonly buckets: { readonly keys: string; readonly teams: string; readonly servers: string };
+  /**
+   * NATS KV buckets shared by every replica: virtual keys (by digest), teams, servers added
+   * through the admin API, and the Streamable HTTP sessions of 2025-era clients.
+   */
+  readonly buckets: { readonly keys: string; readonly teams: string; readonly servers: string; readonly sessions: string };
   /**
    * Broadcast to every ingress: a stateless 2025-era client sent `notifications/cancelled` for one
    * of its requests; the replica holding that request (or its job) acts on it.
@@ -82,6 +85,14 @@ export interface Subjects {
   callAnswers(callId: string): string;
   /** Request/reply: a parked call's next round (2026 clients' retries with inputResponses), → the worker holding it. */
   callResume(callId: string): string;
+  /** Request/reply, queue group: subscribe a client to one upstream resource of a server; the worker that answers holds the lease. */
+  resourcesSubscribe(server: string): string;
+  /** Wildcard a worker subscribes to for every server's resource subscriptions. */
+  resourcesSubscribeAny(): string;
+  /** Request/reply to one worker: renew or release the resource leases it holds. */
+  resourceLeases(workerId: string): string;
+  /** Broadcast: a resource that clients subscribed to changed upstream; every ingress listens. */
+  resourcesUpdated(): string;
 }
 
 export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
@@ -113,10 +124,18 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     submit: (server: string) => `${base}.submit.${serverToken(server)}`,
     submitAny: () => `${base}.submit.*`,
     submitStream: `${streamPrefix}_SUBMIT`,
-    buckets: Object.freeze({ keys: `${streamPrefix}_KEYS`, teams: `${streamPrefix}_TEAMS`, servers: `${streamPrefix}_SERVERS` }),
+    buckets: Object.freeze({ keys: `${streamPrefix}_KEYS`, teams: `${streamPrefix}_TEAMS`, servers: `${streamPrefix}_SERVERS`, sessions: `${streamPrefix}_SESSIONS` }),
     sessionMessages: (sessionId: string) => `${base}.sessions.${checkedCallId(sessionId)}.messages`,
     callInput: (callId: string) => `${base}.calls.${checkedCallId(callId)}.input`,
     callAnswers: (callId: string) => `${base}.calls.${checkedCallId(callId)}.answers`,
     callResume: (callId: string) => `${base}.calls.${checkedCallId(callId)}.resume`,
+    resourcesSubscribe: (server: string) => `${base}.resources.subscribe.${serverToken(server)}`,
+    resourcesSubscribeAny: () => `${base}.resources.subscribe.*`,
+    resourceLeases: (workerId: string) => {
+      // Worker ids are one token of the call-id alphabet.
+      if (!isValidCallId(workerId)) throw new Error(`invalid worker id "${workerId}"`);
+      return `${base}.workers.${workerId}.leases`;
+    },
+    resourcesUpdated: () => `${base}.resources.updated`,
   });
 }

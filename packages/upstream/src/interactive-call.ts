@@ -1,9 +1,9 @@
-import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult, type Client } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult } from '@modelcontextprotocol/client';
 import { ErrorCode, INPUT_METHODS, McpbusError, type InputMethod, type InputRequests } from '@mcpbus/protocol';
 import { requestFailure, type UpstreamToolCall } from './call-tool.js';
 import { namespaceToolResult } from './namespace-content.js';
 import { scrubResult } from './scrub-result.js';
-import type { ServerSessions } from './server-sessions.js';
+import type { DedicatedLease, ServerSessions } from './server-sessions.js';
 
 /** Rounds of input one call may ask for before mcpbus gives up on it (the SDK's own default is 8–10). */
 export const MAX_INPUT_ROUNDS = 8;
@@ -22,6 +22,16 @@ export interface InteractiveToolCall extends UpstreamToolCall {
   passThrough: boolean;
   /** A retry of a passed-through round: the client's answers and the upstream's own requestState. */
   resume?: { inputResponses: Record<string, unknown>; requestState?: string };
+  /** The caller's `logging/setLevel` (2025 era): its session is opened with it, and its log messages go to `onLog`. */
+  logLevel?: string;
+  onLog?: (params: Record<string, unknown>) => void;
+  /** The caller's key fingerprint: dedicated sessions are reused only by the same owner. */
+  owner: string;
+  /**
+   * The client speaks the 2025 era: the upstream is spoken to in that era too (on a session of
+   * the call's own), so it asks as it would ask that client, even when it also speaks 2026.
+   */
+  legacyClient: boolean;
 }
 
 export type InteractiveOutcome = { result: Record<string, unknown> } | { inputRequired: { inputRequests: InputRequests; requestState?: string } };
@@ -51,8 +61,10 @@ export function inputCapabilities(capabilities: Record<string, unknown>): Record
  * returning `input_required`: its rounds are handed back (`passThrough`) or answered through
  * `ask` and the call re-issued with `inputResponses` and the upstream's `requestState`. A
  * 2025-era upstream asks by pushing requests on its session, which cannot be told apart between
- * calls sharing a session: the call gets a session of its own, declaring exactly the caller's
- * capabilities, whose pushed requests go through `ask`; it is closed when the call ends.
+ * calls sharing a session: the call gets a session of its own (lent to one call at a time, reused
+ * only by the same owner), declaring exactly the caller's capabilities, whose pushed requests go
+ * through `ask`. A 2025 client's call is made in the 2025 era even to an upstream that speaks
+ * 2026 too, so the upstream asks as it would ask that client directly.
  */
 export async function callUpstreamInteractive(sessions: ServerSessions, call: InteractiveToolCall): Promise<InteractiveOutcome> {
   const server = sessions.server.name;
@@ -68,7 +80,8 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
   const started = Date.now();
   const remaining = (): number => Math.max(1, call.timeoutMs - (Date.now() - started));
 
-  if (pooled.getProtocolEra() === 'modern') {
+  const pinnedModern = sessions.server.specVersion === '2026-07-28';
+  if (pooled.getProtocolEra() === 'modern' && (!call.legacyClient || pinnedModern)) {
     // The caller's capabilities ride in the request envelope, so the upstream asks only for what it can answer.
     const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments, _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } };
     if (call.resume !== undefined) {
@@ -94,12 +107,15 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
   }
 
   let asked = 0;
-  let dedicated: Client | undefined;
+  let lease: DedicatedLease | undefined;
+  let clean = false;
   // Why asking the client failed (it never answered, the call was cancelled): the upstream only
   // hears an error for its request, and whatever it makes of it, the caller is told this.
   let askFailure: McpbusError | undefined;
   try {
-    dedicated = await sessions.openDedicated(capabilities, async (method, params) => {
+    lease = await sessions.leaseDedicated(call.owner, capabilities, { legacy: call.legacyClient, ...(call.logLevel === undefined ? {} : { logLevel: call.logLevel }) });
+    if (call.onLog !== undefined) lease.onLog = call.onLog;
+    lease.onRequest = async (method, params) => {
       asked += 1;
       if (asked > MAX_INPUT_ROUNDS) throw (askFailure = new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" asked for input more than ${MAX_INPUT_ROUNDS} times`));
       // The upstream's own progress token for this request means nothing to the client.
@@ -113,18 +129,20 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
         askFailure = err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, `asking the client failed: ${String(err)}`);
         throw askFailure;
       }
-    });
+    };
     const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments };
     if (untrack !== undefined) params['_meta'] = meta;
-    const raw = (await dedicated.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining() })) as Record<string, unknown>;
+    const raw = (await lease.client.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining() })) as Record<string, unknown>;
     if (askFailure !== undefined) throw askFailure;
+    clean = true;
     return finish(raw);
   } catch (err: unknown) {
     if (askFailure !== undefined) throw askFailure;
     if (err instanceof McpbusError) throw err;
-    throw requestFailure(sessions, dedicated ?? pooled, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
+    throw requestFailure(sessions, lease?.client ?? pooled, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
   } finally {
     untrack?.();
-    await dedicated?.close().catch(() => undefined);
+    // A session whose call ended any other way may still be busy with it: it is not lent again.
+    lease?.release(clean);
   }
 }

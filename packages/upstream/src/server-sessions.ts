@@ -3,6 +3,7 @@ import type { ServerConfig } from '@mcpbus/config';
 import { ErrorCode, McpbusError, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { ssrfRefusal, upstreamFailure } from './errors.js';
+import { createUpstreamSubscriptions } from './resource-subscriptions.js';
 import { createTransport, describeServer } from './transport.js';
 
 export type ProtocolEra = 'legacy' | 'modern';
@@ -46,17 +47,55 @@ export interface ServerSessions {
    */
   discard(client: Client): void;
   /**
-   * A session of its own, outside the pool, for one call whose caller can answer the upstream's
+   * A session outside the pool for one call at a time whose caller can answer the upstream's
    * requests: it declares exactly `capabilities` (a pooled session declares none, so the
    * upstream never asks on one) and answers the upstream's `elicitation/create`,
-   * `sampling/createMessage` and `roots/list` with `onRequest`. The caller closes it.
+   * `sampling/createMessage` and `roots/list` with the lease's `onRequest`. With `legacy`, it
+   * speaks the 2025 era whatever the upstream's newest (a 2025 client's upstream then pushes its
+   * requests as it would to that client). Sessions are reused only by the same `owner` with the
+   * same capabilities (an upstream may remember a client's roots), and only after a call that
+   * ended cleanly.
    */
-  openDedicated(capabilities: Record<string, unknown>, onRequest: UpstreamRequestHandler): Promise<Client>;
+  leaseDedicated(owner: string, capabilities: Record<string, unknown>, options?: { legacy?: boolean; logLevel?: string }): Promise<DedicatedLease>;
+  /**
+   * Subscribes to updates of one upstream resource (`resources/subscribe` on a 2025 session, a
+   * `subscriptions/listen` stream on a 2026 one), kept until unsubscribed: a session that
+   * closes is replaced and the subscription made again on the new one. Fails when the upstream
+   * does not support resource subscriptions.
+   */
+  subscribeResource(uri: string): Promise<void>;
+  unsubscribeResource(uri: string): Promise<void>;
+  /**
+   * Hears every update of a subscribed resource (the upstream URI), and one for each when its
+   * session was replaced (updates may have been missed meanwhile). Returns the unsubscribe.
+   */
+  onResourceUpdated(listener: (uri: string) => void): () => void;
   /** How many sessions the pool keeps and how many are connected right now (for metrics). */
   stats(): { poolSize: number; connected: number };
   /** Closes every session and stops reconnecting; stdio children are terminated. */
   close(): Promise<void>;
 }
+
+/** A dedicated session lent to one call. */
+export interface DedicatedLease {
+  readonly client: Client;
+  /** Answers the upstream's requests during this call. */
+  onRequest: UpstreamRequestHandler;
+  /** Hears the upstream's log messages during this call (the session was opened with a log level). */
+  onLog: (params: Record<string, unknown>) => void;
+  /** Gives it back: kept for the next call of the same owner when `reusable`, closed otherwise. */
+  release(reusable: boolean): void;
+}
+
+/** Where a dedicated session's upstream requests and log messages go: the call it is lent to. */
+interface DedicatedSlot {
+  onRequest: UpstreamRequestHandler;
+  onLog: (params: Record<string, unknown>) => void;
+}
+
+/** Idle dedicated sessions kept per owner and capabilities, and how long. */
+const DEDICATED_IDLE_MAX = 4;
+const DEDICATED_IDLE_MS = 60_000;
 
 /** Answers a server-to-client request an upstream made on a dedicated session. */
 export type UpstreamRequestHandler = (method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list', params: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -78,6 +117,8 @@ interface Slot {
 }
 
 const PINNED_MODERN = '2026-07-28';
+/** The least a stdio server is given to start and answer `initialize`. */
+const STDIO_START_MS = 10_000;
 /** A session that stayed up this long resets the backoff when it closes. */
 const STABLE_SESSION_MS = 30_000;
 
@@ -98,7 +139,9 @@ function negotiationFor(server: ServerConfig): VersionNegotiationMode {
 export function createServerSessions(options: ServerSessionsOptions): ServerSessions {
   const { server } = options;
   const log = options.log.child({ server: server.name });
-  const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(server.timeoutMs, 30_000);
+  // A stdio server must also start within it: a loaded machine takes seconds to spawn one, so a
+  // small timeout_ms does not starve the start (it bounds calls, not the spawn).
+  const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(server.transport === 'stdio' ? Math.max(server.timeoutMs, STDIO_START_MS) : server.timeoutMs, 30_000);
   const backoff = options.backoff ?? { initialMs: 250, maxMs: 30_000 };
   const clientInfo = options.clientInfo ?? { name: 'mcpbus', version: '0.1.0' };
   const slots: Slot[] = Array.from({ length: Math.max(1, server.poolSize) }, () => ({
@@ -115,6 +158,15 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   let verdict: PriorDiscovery | undefined;
   let next = 0;
   let closed = false;
+  const resources = createUpstreamSubscriptions({
+    server: server.name,
+    acquire: () => acquire(),
+    timeoutMs: connectTimeoutMs,
+    retryMs: backoff.initialMs,
+    maxRetryMs: backoff.maxMs,
+    closed: () => closed,
+    log,
+  });
 
   const delayFor = (failures: number): number => Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
 
@@ -123,6 +175,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice');
     // 2025 sessions deliver this notification unsolicited; 2026 ones on the listen stream below.
     for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
+    client.setNotificationHandler('notifications/resources/updated', (notification) => resources.updated(notification.params.uri));
     const transport = options.transportFactory?.() ?? createTransport(server, log);
     try {
       await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
@@ -222,6 +275,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
           slot.lost = false;
           for (const kind of LIST_KINDS) options.onListChanged?.(kind);
         }
+        resources.restore();
         return client;
       },
       (err: unknown) => {
@@ -257,28 +311,109 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     }
   }
 
-  async function openDedicated(capabilities: Record<string, unknown>, onRequest: UpstreamRequestHandler): Promise<Client> {
+  /** A connected pooled client, round-robin; connects (or waits for a connection) when none is live. */
+  async function acquire(): Promise<Client> {
     if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
-    const client = new Client(clientInfo, { capabilities, versionNegotiation: { mode: negotiationFor(server) } });
+    const live = slots.filter((s) => s.client !== undefined);
+    if (live.length < slots.length) fill();
+    if (live.length > 0) {
+      next = (next + 1) % live.length;
+      return (live[next] as Slot).client as Client;
+    }
+    const pending = slots.find((s) => s.connecting !== undefined);
+    if (pending?.connecting !== undefined) return pending.connecting;
+    const ready = slots.find((s) => Date.now() >= s.retryAt);
+    if (ready !== undefined) return connect(ready);
+    const soonest = slots.reduce((a, b) => (a.retryAt <= b.retryAt ? a : b));
+    throw new McpbusError(
+      ErrorCode.UpstreamUnavailable,
+      `upstream server "${server.name}" is unavailable (retrying in ${Math.max(0, soonest.retryAt - Date.now())} ms): ${soonest.lastError?.message ?? 'not connected'}`,
+      { data: { server: server.name } },
+    );
+  }
+
+  // Idle dedicated sessions by owner and capabilities (and era), each with its handler slot.
+  const idleDedicated = new Map<string, { client: Client; slot: DedicatedSlot; timer: NodeJS.Timeout }[]>();
+  const ignoreLog = (): void => undefined;
+  const refuse: UpstreamRequestHandler = () => Promise.reject(new McpbusError(ErrorCode.Cancelled, 'no call is waiting for this request'));
+
+  async function openDedicated(capabilities: Record<string, unknown>, slot: DedicatedSlot, legacy: boolean, logLevel: string | undefined): Promise<Client> {
+    if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
+    const client = new Client(clientInfo, { capabilities, versionNegotiation: { mode: legacy ? 'legacy' : negotiationFor(server) } });
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice (dedicated session)');
     for (const [method, capability] of Object.entries(REQUEST_CAPABILITY) as [keyof typeof REQUEST_CAPABILITY, string][]) {
       // The SDK refuses a handler for a capability the client did not declare.
-      if (capabilities[capability] !== undefined) client.setRequestHandler(method, (request) => onRequest(method, { ...(request.params ?? {}) }) as never);
+      if (capabilities[capability] !== undefined) client.setRequestHandler(method, (request) => slot.onRequest(method, { ...(request.params ?? {}) }) as never);
     }
+    for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
+    client.setNotificationHandler('notifications/message', (notification) => slot.onLog({ ...notification.params }));
     const transport = options.transportFactory?.() ?? createTransport(server, log);
+    const prior = legacy ? ({ kind: 'legacy' } as const) : verdict;
     try {
-      await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
+      await client.connect(transport, { timeout: connectTimeoutMs, ...(prior === undefined ? {} : { prior }) });
     } catch (err: unknown) {
       await client.close().catch(() => undefined);
       throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
     }
     interceptProgress(client);
+    // The caller's logging/setLevel, for this session only (2025 era; a 2026 upstream takes it per request).
+    if (logLevel !== undefined && client.getServerCapabilities()?.logging !== undefined && client.getProtocolEra() !== 'modern') {
+      await client.setLoggingLevel(logLevel as never).catch((err: unknown) => log.debug({ err: messageOf(err) }, 'upstream refused logging/setLevel'));
+    }
     return client;
+  }
+
+  async function leaseDedicated(owner: string, capabilities: Record<string, unknown>, leaseOptions: { legacy?: boolean; logLevel?: string } = {}): Promise<DedicatedLease> {
+    const legacy = leaseOptions.legacy === true && server.specVersion !== PINNED_MODERN;
+    const key = `${owner}\u0000${legacy ? 'legacy' : 'auto'}\u0000${leaseOptions.logLevel ?? ''}\u0000${JSON.stringify(capabilities)}`;
+    let entry = idleDedicated.get(key)?.pop();
+    if (entry !== undefined) clearTimeout(entry.timer);
+    // A session that closed while idle is not lent again.
+    while (entry !== undefined && entry.client.transport === undefined) entry = idleDedicated.get(key)?.pop();
+    const slot = entry?.slot ?? { onRequest: refuse, onLog: ignoreLog };
+    const client = entry?.client ?? (await openDedicated(capabilities, slot, legacy, leaseOptions.logLevel));
+    let released = false;
+    return {
+      client,
+      get onRequest() {
+        return slot.onRequest;
+      },
+      set onRequest(handler: UpstreamRequestHandler) {
+        slot.onRequest = handler;
+      },
+      get onLog() {
+        return slot.onLog;
+      },
+      set onLog(handler: (params: Record<string, unknown>) => void) {
+        slot.onLog = handler;
+      },
+      release(reusable) {
+        if (released) return;
+        released = true;
+        slot.onRequest = refuse;
+        slot.onLog = ignoreLog;
+        const idle = idleDedicated.get(key) ?? [];
+        if (!reusable || closed || client.transport === undefined || idle.length >= DEDICATED_IDLE_MAX) {
+          void client.close().catch(() => undefined);
+          return;
+        }
+        const timer = setTimeout(() => {
+          const list = idleDedicated.get(key);
+          const at = list?.findIndex((e) => e.client === client) ?? -1;
+          if (list !== undefined && at >= 0) list.splice(at, 1);
+          if (list?.length === 0) idleDedicated.delete(key);
+          void client.close().catch(() => undefined);
+        }, DEDICATED_IDLE_MS);
+        timer.unref();
+        idle.push({ client, slot, timer });
+        idleDedicated.set(key, idle);
+      },
+    };
   }
 
   return {
     server,
-    openDedicated,
+    leaseDedicated,
     trackProgress(token, onProgress) {
       progressRoutes.set(token, onProgress);
       return () => progressRoutes.delete(token);
@@ -296,29 +431,21 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       for (const slot of slots) if (slot.client !== undefined) connected += 1;
       return { poolSize: slots.length, connected };
     },
-    async acquire() {
-      if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
-      const live = slots.filter((s) => s.client !== undefined);
-      if (live.length < slots.length) fill();
-      if (live.length > 0) {
-        next = (next + 1) % live.length;
-        return (live[next] as Slot).client as Client;
-      }
-      const pending = slots.find((s) => s.connecting !== undefined);
-      if (pending?.connecting !== undefined) return pending.connecting;
-      const ready = slots.find((s) => Date.now() >= s.retryAt);
-      if (ready !== undefined) return connect(ready);
-      const soonest = slots.reduce((a, b) => (a.retryAt <= b.retryAt ? a : b));
-      throw new McpbusError(
-        ErrorCode.UpstreamUnavailable,
-        `upstream server "${server.name}" is unavailable (retrying in ${Math.max(0, soonest.retryAt - Date.now())} ms): ${soonest.lastError?.message ?? 'not connected'}`,
-        { data: { server: server.name } },
-      );
-    },
+    acquire,
+    subscribeResource: (uri) => resources.subscribe(uri),
+    unsubscribeResource: (uri) => resources.unsubscribe(uri),
+    onResourceUpdated: (listener) => resources.onUpdated(listener),
     async close() {
       if (closed) return;
       closed = true;
       for (const slot of slots) if (slot.timer !== undefined) clearTimeout(slot.timer);
+      for (const idle of idleDedicated.values()) {
+        for (const { client, timer } of idle) {
+          clearTimeout(timer);
+          void client.close().catch(() => undefined);
+        }
+      }
+      idleDedicated.clear();
       const clients = slots.map((s) => s.client).filter((c): c is Client => c !== undefined);
       const pending = slots.map((s) => s.connecting).filter((p): p is Promise<Client> => p !== undefined);
       await Promise.allSettled([...clients.map((c) => c.close()), ...pending.map((p) => p.then((c) => c.close()))]);

@@ -1,4 +1,4 @@
-import { apiKeyHeaders, busRequest, decodeBody, encodeJson, type NatsConnection } from '@mcpbus/bus';
+import { apiKeyHeaders, busRequest, checkBody, encodeJson, parseJsonBody, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import {
   ErrorCode,
@@ -7,6 +7,7 @@ import {
   createSubjects,
   newCallId,
   type CallInteraction,
+  type CallLogEvent,
   type CallToolRequest,
   type CancelMessage,
   type InputAnswer,
@@ -90,6 +91,8 @@ export interface CallOptions {
    * worker another way (a 2025 client POSTs it to any replica).
    */
   onInput?: (request: InputRequestEvent) => Promise<{ result: Record<string, unknown> } | { error: { code: number; message: string } }> | undefined;
+  /** Push mode with a log level: the upstream's log messages during the call. */
+  onLog?: (message: CallLogEvent) => void;
   /** A 2026 client's retry: its answers, and the requestState it was given. */
   inputResponses?: Record<string, unknown>;
   requestState?: string;
@@ -125,6 +128,8 @@ export interface BusCalls {
   /** Waits for a task to end, relaying the progress it makes meanwhile. */
   followTask(who: Credential, taskId: string, options: FollowOptions): Promise<TaskEnd>;
   pingWorkers(timeoutMs: number): Promise<boolean>;
+  /** A client's answer to an upstream's request for input, for the worker holding call `callId`. */
+  answerInput(who: Credential, callId: string, key: string, answer: { result: Record<string, unknown> } | { error: { code: number; message: string } }): void;
 }
 
 const isTerminal = (task: TaskInfo): boolean => TERMINAL_TASK_STATUSES.has(task.status);
@@ -233,13 +238,19 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     return body;
   }
 
+  function answerInput(who: Credential, callId: string, key: string, answer: { result: Record<string, unknown> } | { error: { code: number; message: string } }): void {
+    const headers = apiKeyHeaders(who.key);
+    const body: InputAnswer = { v: 1, callId, key, ...answer };
+    nc.publish(subjects.callAnswers(callId), encodeJson(body), headers === undefined ? undefined : { headers });
+  }
+
   async function callTool(options: CallOptions): Promise<CallResult> {
     const body = callBody(options);
     const { callId } = body;
     // Checked before anything is subscribed, so a refused call leaves nothing behind.
     if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     let watch = options.onProgress === undefined ? undefined : watchCall(nc, subjects.callEvents(callId), options.onProgress);
-    const inputs = options.interaction?.mode === 'push' && options.onInput !== undefined ? relayInput(options.who, callId, options.onInput) : undefined;
+    const inputs = options.interaction?.mode === 'push' && (options.onInput !== undefined || options.onLog !== undefined) ? relayInput(options.who, callId, options) : undefined;
     let queued = false;
     const onAbort = (): void => {
       if (queued) return; // a job: untilEnded decides what an abort means
@@ -303,22 +314,24 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
    * Push mode: the upstream's requests for input arrive on the call's input subject; each goes to
    * the client, and an answer the client gives here goes back to the worker with the caller's key.
    */
-  function relayInput(who: Credential, callId: string, onInput: NonNullable<CallOptions['onInput']>) {
-    const headers = apiKeyHeaders(who.key);
+  function relayInput(who: Credential, callId: string, handlers: Pick<CallOptions, 'onInput' | 'onLog'>) {
     return nc.subscribe(subjects.callInput(callId), {
       callback: (err, msg) => {
         if (err !== null) return;
         let request: InputRequestEvent;
         try {
-          request = decodeBody<InputRequestEvent>(msg.data, 'InputRequestEvent');
+          // Two kinds of message share the subject: a log message has a level, a request a method.
+          const body = parseJsonBody(msg.data, 'call input') as { level?: unknown };
+          if (body.level !== undefined) {
+            handlers.onLog?.(checkBody<CallLogEvent>(body, 'CallLogEvent'));
+            return;
+          }
+          request = checkBody<InputRequestEvent>(body, 'InputRequestEvent');
         } catch {
           return;
         }
-        onInput(request)?.then(
-          (answer) => {
-            const body: InputAnswer = { v: 1, callId, key: request.key, ...answer };
-            nc.publish(subjects.callAnswers(callId), encodeJson(body), headers === undefined ? undefined : { headers });
-          },
+        handlers.onInput?.(request)?.then(
+          (answer) => answerInput(who, callId, request.key, answer),
           () => undefined,
         );
       },
@@ -361,6 +374,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       const reply = await ask<Record<string, unknown>>(who, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method, op: method });
       return reply.result;
     },
+    answerInput,
     async pingWorkers(timeoutMs) {
       try {
         await busRequest(nc, subjects.workersPing(), { v: 1 }, { timeoutMs, what: 'worker ping' });

@@ -8,6 +8,7 @@ import { sendRpcError } from './http-replies.js';
 import { isJsonObject } from './json-object.js';
 import type { Credential, SessionCredential } from './caller.js';
 import type { Scope } from './scope.js';
+import type { ResourceSubscriptionSet } from './resource-updates.js';
 
 /** Path of the endpoint a legacy session's first SSE event tells the client to POST to. */
 export const LEGACY_MESSAGES_PATH = '/messages';
@@ -36,6 +37,7 @@ export interface LegacySse {
 interface Session {
   transport: SSEServerTransport;
   server: Server;
+  subscriptions: ResourceSubscriptionSet | undefined;
   sub: Subscription;
   keepalive: NodeJS.Timeout;
   scope: Scope;
@@ -51,7 +53,16 @@ const sessionNotFound = (): McpbusError => new McpbusError(ErrorCode.NotFound, '
  * while its POSTs may land on any replica: they are forwarded over NATS to the one subscribed to
  * the session's subject. A session answers only POSTs made with the key that opened it.
  */
-export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; buildServer: (scope: Scope, who: SessionCredential) => Server; maxSessions: number; log: Logger }): LegacySse {
+export function createLegacySse(deps: {
+  nc: NatsConnection;
+  subjects: Subjects;
+  /** The session's MCP server; its resource subscriptions, when given, are the session's own. */
+  buildServer: (scope: Scope, who: SessionCredential, subscriptions?: ResourceSubscriptionSet) => Server;
+  /** A session's resource subscriptions, whose updates it sends as notifications/resources/updated. */
+  subscriptionsFor?: (who: SessionCredential, deliver: (uri: string) => void) => ResourceSubscriptionSet;
+  maxSessions: number;
+  log: Logger;
+}): LegacySse {
   const { nc, subjects, log } = deps;
   const local = new Map<string, Session>();
   let draining = false;
@@ -62,6 +73,7 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
     local.delete(id);
     clearInterval(session.keepalive);
     session.sub.unsubscribe();
+    void session.subscriptions?.close();
     void session.server.close().catch(() => undefined);
   }
 
@@ -85,7 +97,8 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
         return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds its maximum of ${deps.maxSessions} SSE sessions (mcpbus_settings.max_sse_sessions); retry, or use /mcp`));
       const transport = new SSEServerTransport(LEGACY_MESSAGES_PATH, res);
       const id = transport.sessionId;
-      const server = deps.buildServer(scope, who);
+      const subscriptions = deps.subscriptionsFor?.(who, (uri) => void server.sendResourceUpdated({ uri }).catch(() => undefined));
+      const server = deps.buildServer(scope, who, subscriptions);
       const sub = nc.subscribe(subjects.sessionMessages(id), {
         callback: (err, msg) => {
           if (err !== null) return;
@@ -107,7 +120,7 @@ export function createLegacySse(deps: { nc: NatsConnection; subjects: Subjects; 
         if (!res.writableEnded) res.write(': keepalive\n\n');
       }, KEEPALIVE_MS);
       keepalive.unref();
-      local.set(id, { transport, server, sub, keepalive, scope, keyHash });
+      local.set(id, { transport, server, subscriptions, sub, keepalive, scope, keyHash });
       res.on('close', () => end(id));
       // The subscription must be known to NATS before the client learns the session id.
       await nc.flush();

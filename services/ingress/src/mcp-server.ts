@@ -1,6 +1,6 @@
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type InputMethod, type ItemKind, type ServerRpcMethod } from '@mcpbus/protocol';
+import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
@@ -8,6 +8,8 @@ import { pageOf } from './pages.js';
 import { allowsServer } from '@mcpbus/access';
 import { toProtocolError, type CallRelay, type ServerLookup } from './relay-call.js';
 import { registerTaskMethods, serveToolCall } from './task-methods.js';
+import { resourceOf, type ResourceRef } from './resource-owner.js';
+import type { ResourceSubscriptionSet } from './resource-updates.js';
 import { TASKS_EXTENSION } from './task-views.js';
 
 export const GATEWAY_INFO = { name: 'mcpbus', version: '0.1.0' } as const;
@@ -61,20 +63,32 @@ const ITEM_FIELDS: Readonly<Record<ItemKind, { field: string; id: string }>> = {
   prompts: { field: 'prompts', id: 'name' },
 };
 
+export interface GatewayServerOptions {
+  /**
+   * Where this connection's `resources/subscribe` and `resources/unsubscribe` go, and whose
+   * updates reach it: only connections that can carry notifications have one (a legacy SSE
+   * session). Without it a 2025 client's subscribe is refused; 2026 clients subscribe on
+   * `subscriptions/listen` instead (see resource-updates.ts).
+   */
+  subscriptions?: ResourceSubscriptionSet;
+}
+
 /**
  * The MCP server one HTTP request (or one legacy SSE session) talks to. It holds no state:
  * every list and call becomes a NATS request to the workers. Tools, resources, resource
  * templates and prompts of all servers in the scope are aggregated under namespaced names and
  * URIs; a single-server scope shows the upstream's own.
  */
-export function createGatewayServer(config: McpbusConfig, servers: ServerLookup, caller: Caller, bus: BusCalls, relay: CallRelay, log: Logger): Server {
+export function createGatewayServer(config: McpbusConfig, servers: ServerLookup, caller: Caller, bus: BusCalls, relay: CallRelay, log: Logger, options: GatewayServerOptions = {}): Server {
   const { scope } = caller;
   const server = new Server(GATEWAY_INFO, {
     capabilities: {
       tools: { listChanged: true },
-      resources: { listChanged: true },
+      // Subscriptions need a way to deliver updates: a listen stream (2026) or a session.
+      resources: { listChanged: true, ...(caller.modern || options.subscriptions !== undefined ? { subscribe: true } : {}) },
       prompts: { listChanged: true },
       completions: {},
+      logging: {},
       // Every call can run as a task: mcpbus runs it as a job, whatever the upstream supports.
       tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
       extensions: { [TASKS_EXTENSION]: {} },
@@ -93,10 +107,19 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
   );
 
   // On a session that carries requests to the client, the upstream's requests for input are sent on it.
+  // A session's logging/setLevel (a legacy SSE session keeps this server; a 2025 Streamable HTTP
+  // session's level is kept with the session by the ingress, before it gets here).
+  let logLevel: LoggingLevel | undefined;
+  server.setRequestHandler('logging/setLevel', (request) => {
+    logLevel = request.params.level;
+    return {};
+  });
   const push = {
     capabilities: () => server.getClientCapabilities() as Record<string, unknown> | undefined,
     send: (method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number) =>
       server.request({ method, params: params ?? {} } as never, { timeout: timeoutMs }) as Promise<Record<string, unknown>>,
+    logLevel: () => logLevel,
+    log: (message: CallLogEvent) => void server.sendLoggingMessage({ level: message.level, ...(message.logger === undefined ? {} : { logger: message.logger }), data: message.data }).catch(() => undefined),
   };
 
   // tools/call is served by the fallback handler: a registered handler would reject the
@@ -134,6 +157,7 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
     });
 
   server.setRequestHandler('resources/read', (request) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));
+  registerResourceSubscriptions(server, (uri) => resourceOf(uri, caller, servers), options.subscriptions, guarded);
   server.setRequestHandler('prompts/get', (request) => relayRpc('prompts/get', { ...request.params }, () => ownerOf(request.params.name, 'name')));
   server.setRequestHandler('completion/complete', (request) => {
     const ref = request.params.ref;
@@ -141,4 +165,24 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
   });
 
   return server;
+}
+
+/** `resources/subscribe` and `resources/unsubscribe` of a 2025 client, kept in the connection's subscription set. */
+function registerResourceSubscriptions(server: Server, refOf: (uri: string) => ResourceRef, subscriptions: ResourceSubscriptionSet | undefined, guarded: <T>(work: () => Promise<T>) => Promise<T>): void {
+  const usable = (): ResourceSubscriptionSet => {
+    if (subscriptions !== undefined) return subscriptions;
+    throw new ProtocolError(-32601, 'Resource subscriptions need a connection that can carry notifications: open a legacy SSE session (GET /sse), or use subscriptions/listen (protocol 2026-07-28)');
+  };
+  server.setRequestHandler('resources/subscribe', (request) =>
+    guarded(async () => {
+      await usable().add(refOf(request.params.uri), request.params.uri);
+      return {};
+    }),
+  );
+  server.setRequestHandler('resources/unsubscribe', (request) =>
+    guarded(async () => {
+      await usable().remove(request.params.uri);
+      return {};
+    }),
+  );
 }

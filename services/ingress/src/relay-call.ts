@@ -46,6 +46,7 @@ export interface RelayCallRequest {
   /** The client can answer the upstream's requests for input (see CallOptions). */
   interaction?: CallOptions['interaction'];
   onInput?: CallOptions['onInput'];
+  onLog?: CallOptions['onLog'];
   /** A 2026 client's retry of an `input_required` round. */
   inputResponses?: Record<string, unknown>;
   requestState?: string;
@@ -115,6 +116,7 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
       ...onQueued(request),
       ...(request.interaction === undefined ? {} : { interaction: request.interaction }),
       ...(request.onInput === undefined ? {} : { onInput: request.onInput }),
+      ...(request.onLog === undefined ? {} : { onLog: request.onLog }),
       ...(request.inputResponses === undefined ? {} : { inputResponses: request.inputResponses }),
       ...(request.requestState === undefined ? {} : { requestState: request.requestState }),
       ...(executionOf(target, labels.tool) === 'job' ? { queueTimeoutMs: config.settings.jobQueueTimeoutMs } : {}),

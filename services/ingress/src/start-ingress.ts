@@ -6,7 +6,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { decodeBody, trackConnection, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { FULL_ACCESS } from '@mcpbus/access';
-import { ANONYMOUS_OWNER, ErrorCode, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
+import { ANONYMOUS_OWNER, ErrorCode, LOGGING_LEVELS, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { ingressShed } from '@mcpbus/logging';
 import { startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
@@ -27,6 +27,9 @@ import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 import { createJobCancels } from './job-cancels.js';
 import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
+import { canAnswerInput, clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
+import { openStreamableSessions, type SessionRecord } from './streamable-sessions.js';
+import { isListenRequest, startResourceUpdates } from './resource-updates.js';
 import { observeRequest, serveMetrics } from './telemetry.js';
 
 export interface StartIngressOptions {
@@ -86,11 +89,14 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     }
   };
   const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
+  // Resource subscriptions: leases on workers for this replica's clients, and the updates fanned out to them.
+  const resourceUpdates = startResourceUpdates({ nc, subjects, servers, timeoutMsOf: (server) => servers.get(server)?.timeoutMs ?? config.settings.callTimeoutMs, log });
   // The SDK builds a server per request; the request's caller reaches its factory through this.
   const callerOfRequest = new AsyncLocalStorage<Caller>();
   const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS_OWNER, access: FULL_ACCESS, modern: false, abortCancelsJob: false };
   const handler = createMcpHandler(() => createGatewayServer(config, servers, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
+    bus: resourceUpdates.listenBus,
   });
   const mcp = toNodeHandler(handler, { maxRequestBodySize: config.settings.maxBodyBytes });
   const settings = config.settings;
@@ -100,12 +106,15 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const rest: RestDeps = { bus, relay, knownServers, separator: settings.toolSeparator, readBody, log };
   const admin: AdminDeps = { keys, servers, config, readBody, log };
   const callsHttp: CallsHttpDeps = { bus, waitMs: settings.taskMaxTtlMs, log };
+  const sessions = await openStreamableSessions(nc, subjects, log);
+  const sessionStreams = createSessionStreams(settings.maxSseSessions);
   const legacy = createLegacySse({
     nc,
     subjects,
     // Legacy SSE sessions belong to the key that opened them; their requests end early only by
     // an explicit notifications/cancelled (or the session closing), which cancels a job too.
-    buildServer: (scope, who) => createGatewayServer(config, servers, { ...who, scope, modern: false, abortCancelsJob: true, pushesToClient: true }, bus, relay, log),
+    buildServer: (scope, who, subscriptions) => createGatewayServer(config, servers, { ...who, scope, modern: false, abortCancelsJob: true, pushesToClient: true }, bus, relay, log, { subscriptions }),
+    subscriptionsFor: (who, deliver) => resourceUpdates.subscriptionsFor(who, deliver),
     maxSessions: settings.maxSseSessions,
     log,
   });
@@ -118,6 +127,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     pendingChanges.set(id, setTimeout(() => {
       pendingChanges.delete(id);
       legacy.notifyListChanged(server, kind);
+      sessionStreams.notify(server, { method: `notifications/${kind}/list_changed` });
       if (kind === 'tools') handler.notify.toolsChanged();
       else if (kind === 'resources') handler.notify.resourcesChanged();
       else handler.notify.promptsChanged();
@@ -146,13 +156,14 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
    * Host/Origin and API key checks shared by every route: the caller's principal (the master key,
    * a virtual key, or anyone when no master key is set), or undefined once it has answered.
    */
-  function admitted(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: McpbusError) => void): Principal | undefined {
+  async function admitted(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: McpbusError) => void): Promise<Principal | undefined> {
     const problem = hostProblem(req.headers, settings.allowedHosts) ?? originProblem(req.headers, settings.allowedOrigins, settings.allowedHosts);
     if (problem !== undefined) {
       reply(res, new McpbusError(ErrorCode.Forbidden, problem));
       return undefined;
     }
-    const principal = keys.authenticate(presentedKey(req.headers));
+    // A key made a moment ago on another replica is looked up rather than refused.
+    const principal = await keys.authenticateFresh(presentedKey(req.headers));
     if (principal instanceof McpbusError) {
       reply(res, principal);
       return undefined;
@@ -161,7 +172,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-    const principal = admitted(req, res, sendRpcError);
+    const principal = await admitted(req, res, sendRpcError);
     if (principal === undefined) return;
     const scope = scopeOf(pathname, req.headers, knownServers, principal.access);
     if (scope instanceof McpbusError) return sendRpcError(res, scope);
@@ -170,6 +181,19 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const legacyGet = req.headers['mcp-session-id'] === undefined && req.headers['mcp-protocol-version'] === undefined;
     if (req.method === 'GET' && legacyGet && (req.headers.accept ?? '').includes('text/event-stream')) return openLegacySession(req, res, scope, principal);
     const caller = callerOf(req.headers, scope, principal.access);
+    // A 2025-era client's session (Mcp-Session-Id): any replica finds it in NATS KV.
+    let session: SessionRecord | undefined;
+    if (!caller.modern && caller.sessionId !== undefined) {
+      const found = await sessions.find(caller.sessionId, caller.owner);
+      if ('missing' in found) return sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: it ended or expired; initialize a new session' } });
+      if ('found' in found) session = found.found;
+      if (req.method === 'DELETE') {
+        await sessions.remove(caller.sessionId, caller.owner);
+        res.writeHead(200).end();
+        return;
+      }
+      if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) return openSessionStream(res, caller.sessionId, scope, caller.owner);
+    }
     if (req.method !== 'POST') return callerOfRequest.run(caller, () => mcp(req, res));
     let body: unknown;
     try {
@@ -177,13 +201,45 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
+    if (!caller.modern) {
+      // A new 2025-era session: its id goes out with the SDK's answer to initialize.
+      if (caller.sessionId === undefined && isJsonObject(body) && body['method'] === 'initialize' && isJsonObject(body['params'])) {
+        const id = await sessions.create(caller.owner, body['params']);
+        if (id !== undefined) res.setHeader('Mcp-Session-Id', id);
+      }
+      // The client's answers to an upstream's requests for input go to the worker holding the call.
+      const answers = clientAnswersOf(body);
+      if (answers !== undefined) {
+        for (const { callId, key, answer } of answers) bus.answerInput(caller, callId, key, answer);
+        res.writeHead(202).end();
+        return;
+      }
+      // A session's logging/setLevel is kept with the session, for its calls on any replica.
+      if (session !== undefined && caller.sessionId !== undefined && isJsonObject(body) && body['method'] === 'logging/setLevel' && isJsonObject(body['params'])) {
+        const level = body['params']['level'];
+        if (typeof level !== 'string' || !(LOGGING_LEVELS as readonly string[]).includes(level)) return sendJson(res, 200, { jsonrpc: '2.0', id: body['id'] ?? null, error: { code: -32602, message: `logging/setLevel needs a level, one of ${LOGGING_LEVELS.join(', ')}` } });
+        await sessions.setLogLevel(caller.sessionId, caller.owner, level);
+        return sendJson(res, 200, { jsonrpc: '2.0', id: body['id'] ?? null, result: {} });
+      }
+      if (session !== undefined && (canAnswerInput(session.capabilities) || session.logLevel !== undefined) && tryInteractiveCall(req, res, body, caller, session, relay, log)) return;
+    }
     // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
     if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))
       cancels.broadcast(caller, caller.sessionId, body['params']['requestId'], body['params']['reason']);
     if (caller.modern && isJsonObject(body) && typeof body['method'] === 'string' && body['id'] !== undefined && !MODERN_REQUEST_METHODS.has(body['method']))
       return sendJson(res, 404, { jsonrpc: '2.0', id: body['id'], error: { code: -32601, message: `Method not found: ${body['method'].slice(0, 100)}` } });
+    // A 2026 client's listen stream: the resources its filter names are subscribed to first.
+    if (caller.modern && isListenRequest(body)) return resourceUpdates.serveListen(caller, body, res, () => callerOfRequest.run(caller, () => mcp(req, res, body)));
     if (tryFastCall(req, res, body, caller, relay, log)) return;
     return callerOfRequest.run(caller, () => mcp(req, res, body));
+  }
+
+  /** A 2025-era session's GET stream, for the notifications of its client (list changes and the like). */
+  function openSessionStream(res: ServerResponse, sessionId: string, scope: Scope, owner: string): void {
+    if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
+    if (!sessionStreams.open(res, sessionId, scope, owner)) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds ${settings.maxSseSessions} session streams already (max_sse_sessions); retry on another replica`));
+    // A stream lives as long as its client wants it: it is not a request being answered.
+    active.delete(res);
   }
 
   /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */
@@ -194,7 +250,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   }
 
   async function serveLegacy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const principal = admitted(req, res, sendRpcError);
+    const principal = await admitted(req, res, sendRpcError);
     if (principal === undefined) return;
     if (path === LEGACY_MESSAGES_PATH) {
       if (req.method !== 'POST') return sendRpcError(res, new McpbusError(ErrorCode.BadRequest, `Use POST ${LEGACY_MESSAGES_PATH}?sessionId=…`));
@@ -242,19 +298,19 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // REST paths come first: a server named "enabled" or "tools" is reached as /{server}/mcp.
     const restRoute = restRouteOf(path);
     if (restRoute !== undefined) {
-      const principal = admitted(req, res, sendRestError);
+      const principal = await admitted(req, res, sendRestError);
       if (principal !== undefined) await serveRest(restRoute, req, res, principal.access, rest);
       return;
     }
     const callRoute = callRouteOf(path);
     if (callRoute !== undefined) {
-      const principal = admitted(req, res, sendRestError);
+      const principal = await admitted(req, res, sendRestError);
       if (principal !== undefined) await serveCall(callRoute, req, res, callerOf(req.headers, ALL_SERVERS, principal.access), callsHttp).catch((err: unknown) => sendRestError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'Internal error')));
       return;
     }
     const adminRoute = adminRouteOf(path);
     if (adminRoute !== undefined) {
-      const principal = admitted(req, res, sendRestError);
+      const principal = await admitted(req, res, sendRestError);
       if (principal !== undefined) await serveAdmin(adminRoute, req, res, principal, admin);
       return;
     }
@@ -310,8 +366,11 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     changes.unsubscribe();
     for (const timer of pendingChanges.values()) clearTimeout(timer);
     cancels.close();
+    sessionStreams.close();
+    sessions.close();
     await legacy.close();
     await handler.close();
+    await resourceUpdates.close();
     server.closeAllConnections();
     await closed;
     await Promise.allSettled([keys.close(), servers.close()]);

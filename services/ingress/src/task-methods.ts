@@ -1,5 +1,5 @@
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, RELATED_TASK_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
-import { ErrorCode, INPUT_CAPABILITIES, McpbusError, TERMINAL_TASK_STATUSES, type InputMethod } from '@mcpbus/protocol';
+import { ErrorCode, INPUT_CAPABILITIES, McpbusError, TERMINAL_TASK_STATUSES, type CallLogEvent, type InputMethod, type LoggingLevel } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import * as z from 'zod';
 import type { BusCalls } from './bus-calls.js';
@@ -36,7 +36,13 @@ export interface ToolCallDeps {
    * A connection that can carry requests to the client (a legacy SSE session): the client's
    * declared capabilities, and how to send it one of the upstream's requests.
    */
-  push?: { capabilities(): Record<string, unknown> | undefined; send(method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number): Promise<Record<string, unknown>> };
+  push?: {
+    capabilities(): Record<string, unknown> | undefined;
+    send(method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number): Promise<Record<string, unknown>>;
+    /** The session's `logging/setLevel`, if it sent one; the upstream's log messages then go to `log`. */
+    logLevel(): LoggingLevel | undefined;
+    log(message: CallLogEvent): void;
+  };
 }
 
 /** Whether capabilities let an upstream ask the client for input (elicitation, sampling, roots). */
@@ -48,7 +54,7 @@ const answersInput = (capabilities: Record<string, unknown> | undefined): capabi
  * client by `input_required` rounds (its capabilities come with every request; its retry brings
  * the answers), a client on a legacy SSE session by requests pushed on that session.
  */
-function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'inputResponses' | 'requestState'> {
+function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'onLog' | 'inputResponses' | 'requestState'> {
   if (deps.caller.modern) {
     const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
     const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
@@ -57,10 +63,12 @@ function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRe
     return answersInput(capabilities) ? { interaction: { mode: 'mrtr', capabilities }, ...retry } : retry;
   }
   const push = deps.push;
-  const capabilities = push?.capabilities();
-  if (push === undefined || !answersInput(capabilities)) return {};
+  const capabilities = push?.capabilities() ?? {};
+  const logLevel = push?.logLevel();
+  if (push === undefined || (!answersInput(capabilities) && logLevel === undefined)) return {};
   return {
-    interaction: { mode: 'push', capabilities },
+    interaction: { mode: 'push', capabilities, ...(logLevel === undefined ? {} : { logLevel }) },
+    onLog: (message) => push.log(message),
     onInput: (event) =>
       push.send(event.method, event.params, Math.max(1, event.deadlineAt - Date.now())).then(
         (result) => ({ result }),

@@ -1,7 +1,7 @@
 import { apiKeyHeaders, busRequest, decodeBody, encodeJson, type Msg, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { createSeal } from '@mcpbus/access';
-import { ErrorCode, McpbusError, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
+import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
 import type { InputAsker } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 
@@ -42,13 +42,20 @@ export function createRequestStates(config: McpbusConfig): RequestStates {
   };
 }
 
+export interface PushAsker {
+  ask: InputAsker;
+  /** Passes an upstream log message (`notifications/message` params) on to the caller. */
+  log(params: Record<string, unknown>): void;
+  close(): void;
+}
+
 /**
  * Asks the caller of `callId` on the bus (push mode): each request is published on the call's
  * input subject, where the ingress holding the client's stream relays it, and the answer comes
  * back on the call's answers subject from whichever ingress the client sent it to. Only answers
  * sent with the caller's own key count.
  */
-export function createPushAsker(nc: NatsConnection, subjects: Subjects, callId: string, owner: string, ownerOf: (msg: Msg) => string | undefined, waitMs: () => number, log: Logger): { ask: InputAsker; close(): void } {
+export function createPushAsker(nc: NatsConnection, subjects: Subjects, callId: string, owner: string, ownerOf: (msg: Msg) => string | undefined, waitMs: () => number, log: Logger): PushAsker {
   const pending = new Map<string, { resolve: (answer: Record<string, unknown>) => void; reject: (err: McpbusError) => void }>();
   let subscribed: Promise<void> | undefined;
   const sub = nc.subscribe(subjects.callAnswers(callId), {
@@ -103,6 +110,12 @@ export function createPushAsker(nc: NatsConnection, subjects: Subjects, callId: 
         ),
       );
       return Object.fromEntries(keys.map((key, i) => [key, answers[i]]));
+    },
+    log(params) {
+      const level = params['level'];
+      if (typeof level !== 'string' || !(LOGGING_LEVELS as readonly string[]).includes(level)) return;
+      const event: CallLogEvent = { v: 1, callId, level: level as LoggingLevel, ...(typeof params['logger'] === 'string' ? { logger: params['logger'].slice(0, 256) } : {}), ...('data' in params ? { data: params['data'] } : {}) };
+      nc.publish(subjects.callInput(callId), encodeJson(event));
     },
     close() {
       sub.unsubscribe();

@@ -2,8 +2,8 @@ import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, INPUT_CAPABILITIES, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
-import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type InputAsker, type ServerSessions } from '@mcpbus/upstream';
-import { createParkedCall, type ParkedCall, type ParkedStep, type RequestStates } from './interaction.js';
+import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates } from './interaction.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -32,7 +32,7 @@ export interface CallInteractionDeps {
   /** How long a client may take to answer (`input_timeout_ms`). */
   inputWaitMs: number;
   /** Asks the call's client over the bus (push mode); closed when the call ends. */
-  push(): { ask: InputAsker; close(): void };
+  push(): PushAsker;
   /** Serves retries of the parked call from any worker until it ends; returns the way to stop. */
   park(parked: ParkedCall, abort: AbortController): () => void;
   /** Hands a 2026 client's answers to the worker holding parked call `callId`, and returns its next step. */
@@ -47,6 +47,8 @@ export type CallOutcome = { result: Record<string, unknown>; events: number } | 
 
 /** Whether the caller declared a capability that lets an upstream ask it for input. */
 const canAnswer = (req: CallToolRequest): boolean => req.interaction !== undefined && INPUT_CAPABILITIES.some((c) => req.interaction?.capabilities[c] !== undefined);
+/** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages. */
+const isInteractive = (req: CallToolRequest): boolean => canAnswer(req) || (req.interaction?.mode === 'push' && req.interaction.logLevel !== undefined);
 
 /** A parked call's step as the outcome its client is answered with. */
 export function outcomeOfStep(step: ParkedStep): CallOutcome {
@@ -140,7 +142,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   };
   let parkedOutcome: CallOutcome | undefined;
   const call = async (): Promise<Record<string, unknown>> => {
-    if (interaction === undefined || req.interaction === undefined || (!canAnswer(req) && req.requestState === undefined)) {
+    if (interaction === undefined || req.interaction === undefined || (!isInteractive(req) && req.requestState === undefined)) {
       return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
     }
     const capabilities = req.interaction.capabilities;
@@ -148,7 +150,8 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       const asker = interaction.push();
       try {
         const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
-          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, passThrough: false });
+          const logLevel = req.interaction?.logLevel;
+          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, passThrough: false, owner, legacyClient: true, ...(logLevel === undefined ? {} : { logLevel, onLog: (params: Record<string, unknown>) => asker.log(params) }) });
           return 'result' in done ? done.result : {};
         });
         return outcome;
@@ -160,7 +163,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     const era = (await callSessions.acquire()).getProtocolEra();
     const resume = resumeOf();
     if (era === 'modern') {
-      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...(resume === undefined ? {} : { resume }) });
+      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, owner, legacyClient: false, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...(resume === undefined ? {} : { resume }) });
       if ('result' in done) return done.result;
       const { inputRequests, requestState: upstreamState } = done.inputRequired;
       const sealed = interaction.states.seal(owner, { k: 'up', s: server.name, t: entry.upstreamName, ...(upstreamState === undefined ? {} : { u: upstreamState }), x: Date.now() + interaction.inputWaitMs });
@@ -184,7 +187,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     const unpark = deps2.park(parked, abort);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
-    void callUpstreamInteractive(callSessions, { ...upstreamCall(), signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false }).then(
+    void callUpstreamInteractive(callSessions, { ...upstreamCall(), signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false }).then(
       (done) => parked.settle({ result: 'result' in done ? done.result : {} }),
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {

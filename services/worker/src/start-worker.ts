@@ -31,6 +31,7 @@ import { createParkedCalls, createPushAsker, createRequestStates } from './inter
 import { createJobSubmitter } from './submit-job.js';
 import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
+import { startResourceSubscriptions } from './resource-subscriptions.js';
 import { UNRESOLVED, countCall, traceRequest, traceSubmission } from './telemetry.js';
 
 export interface StartWorkerOptions {
@@ -140,6 +141,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     return principal;
   };
 
+  /** `authenticate`, for a request that may carry a key made a moment ago on another replica. */
+  const authenticateFresh = async (msg: Pick<Msg, 'headers'>): Promise<Principal> => {
+    const principal = await keys.authenticateFresh(apiKeyOf(msg));
+    if (principal instanceof McpbusError) throw new McpbusError(principal.code, `${principal.message} (bus requests carry the key in the ${API_KEY_HEADER} header)`);
+    return principal;
+  };
+
   /** The sessions of the named servers (all of them when no names are given) that the caller may use. */
   const pick = (names: readonly string[] | undefined, principal: Principal): ServerSessions[] =>
     (names === undefined ? [...sessions.values()] : names.map((s) => sessions.get(s)).filter((s): s is ServerSessions => s !== undefined)).filter((s) => allowsServer(principal.access, s.server.name));
@@ -156,20 +164,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   async function onList(msg: Msg): Promise<void> {
-    const principal = authenticate(msg);
+    const principal = await authenticateFresh(msg);
     const req = decodeBody<ListToolsRequest>(msg.data, 'ListToolsRequest');
     const listed = await counted(() => catalog.list(pick(req.servers, principal), listBudget(req.deadlineAt)));
     respond(msg, { ok: true, result: { ...listed, tools: listed.tools.filter((t) => allowsTool(principal.access, t.server, t.upstreamName)) } });
   }
 
   async function onItems(msg: Msg): Promise<void> {
-    const principal = authenticate(msg);
+    const principal = await authenticateFresh(msg);
     const req = decodeBody<ListItemsRequest>(msg.data, 'ListItemsRequest');
     respond(msg, { ok: true, result: await counted(() => listItems(req.kind, pick(req.servers, principal), config.settings.toolSeparator, listBudget(req.deadlineAt))) });
   }
 
   async function onServerRpc(msg: Msg): Promise<void> {
-    const principal = authenticate(msg);
+    const principal = await authenticateFresh(msg);
     const req = decodeBody<ServerRpcRequest>(msg.data, 'ServerRpcRequest');
     const server = sessions.get(req.server);
     if (!allowsServer(principal.access, req.server)) throw new McpbusError(ErrorCode.NotPermitted, `Server "${req.server}" is not permitted for this key`);
@@ -178,7 +186,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
 
   async function onCall(msg: Msg): Promise<void> {
-    const principal = authenticate(msg);
+    const principal = await authenticateFresh(msg);
     const owner = principal.owner;
     const req = decodeBody<CallToolRequest>(msg.data, 'CallToolRequest');
     const server = sessions.get(req.server);
@@ -242,7 +250,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   /** A task request answered from Redis; counted so a drain waits for it. */
   function taskRequest<T extends { deadlineAt?: number }>(schema: 'TaskGetRequest' | 'TaskListRequest' | 'TaskCancelRequest', answer: (req: T, owner: string) => Promise<unknown>) {
     return async (msg: Msg): Promise<void> => {
-      const owner = authenticate(msg).owner;
+      const owner = (await authenticateFresh(msg)).owner;
       const req = decodeBody<T>(msg.data, schema);
       // Picked up after its asker stopped waiting (a backlog): nothing is done, a cancel included.
       if (req.deadlineAt !== undefined && req.deadlineAt <= Date.now()) throw new McpbusError(ErrorCode.Timeout, `the ${schema} reached its deadline before a worker could take it`);
@@ -276,6 +284,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     nc.subscribe(subjects.tasksCancel(), { queue: WORKER_QUEUE, callback: handle('tasks/cancel', taskRequest('TaskCancelRequest', (req: TaskCancelRequest, owner) => tasks.cancel(req, owner))) }),
     nc.subscribe(subjects.workersPing(), { queue: WORKER_QUEUE, callback: handle('ping', (msg) => Promise.resolve(respond(msg, { ok: true, result: { workerId } }))) }),
   ];
+  // Resource subscriptions: leases held here for clients' subscriptions, one upstream subscription per resource.
+  const resourceSubscriptions = startResourceSubscriptions({ nc, subjects, workerId, log, leaseMs: config.settings.resourceLeaseMs, pool: (name) => sessions.get(name), authenticate, respond, handle, counted });
+  subs.push(...resourceSubscriptions.subscriptions);
   // Any worker's upstream session may hear of a change; every worker's catalog must forget it.
   const changesSub = nc.subscribe(subjects.catalogChanged(), {
     callback: (err, msg) => {
@@ -327,6 +338,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       for (const abort of running.values()) abort.abort(new McpbusError(ErrorCode.Cancelled, 'the worker shut down before the call finished; its outcome is unknown'));
     }
     parkedCalls.close();
+    resourceSubscriptions.close();
     cancelSub.unsubscribe();
     changesSub.unsubscribe();
     unregisterGauges();

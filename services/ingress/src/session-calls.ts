@@ -1,0 +1,156 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { INPUT_CAPABILITIES, LOGGING_LEVELS, type InputRequestEvent } from '@mcpbus/protocol';
+import type { Logger } from 'pino';
+import type { Caller } from './caller.js';
+import { isJsonObject } from './json-object.js';
+import { toProtocolError, type CallRelay } from './relay-call.js';
+import type { Scope } from './scope.js';
+
+/**
+ * The JSON-RPC id mcpbus gives an upstream's request for input when it sends it to a 2025-era
+ * client: it names the call and the request, so the client's answer, POSTed to any replica, is
+ * routed to the worker holding the upstream call.
+ */
+const INPUT_ID_PREFIX = 'mcpbus-input.';
+
+export function inputRequestId(callId: string, key: string): string {
+  return `${INPUT_ID_PREFIX}${callId}.${Buffer.from(key).toString('base64url')}`;
+}
+
+/** A client's answer to one of those requests. */
+export interface ClientAnswer {
+  callId: string;
+  key: string;
+  answer: { result: Record<string, unknown> } | { error: { code: number; message: string } };
+}
+
+/** The answers in a POSTed body (a JSON-RPC response, or a batch of them) to mcpbus's requests for input; undefined when it holds anything else. */
+export function clientAnswersOf(body: unknown): ClientAnswer[] | undefined {
+  const messages = Array.isArray(body) ? body : [body];
+  const answers: ClientAnswer[] = [];
+  for (const message of messages) {
+    if (!isJsonObject(message) || 'method' in message || typeof message['id'] !== 'string' || !message['id'].startsWith(INPUT_ID_PREFIX)) return undefined;
+    const [callId, encodedKey] = message['id'].slice(INPUT_ID_PREFIX.length).split('.');
+    if (callId === undefined || encodedKey === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(callId)) return undefined;
+    const key = Buffer.from(encodedKey, 'base64url').toString('utf8');
+    const error = message['error'];
+    if (isJsonObject(message['result'])) answers.push({ callId, key, answer: { result: message['result'] } });
+    else if (isJsonObject(error)) answers.push({ callId, key, answer: { error: { code: typeof error['code'] === 'number' ? error['code'] : -32603, message: (typeof error['message'] === 'string' ? error['message'] : 'error').slice(0, 4096) } } });
+    else return undefined;
+  }
+  return answers.length === 0 ? undefined : answers;
+}
+
+/** Whether a client declared a capability that lets an upstream ask it for input. */
+export function canAnswerInput(capabilities: Record<string, unknown>): boolean {
+  return INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined);
+}
+
+const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+
+/**
+ * A `tools/call` of a 2025-era session whose client can answer an upstream's requests for input
+ * (or asked for log messages), served here as a stream: progress, the upstream's log messages and
+ * requests (`elicitation/create`, `sampling/createMessage`, `roots/list`, with ids that route
+ * the answers), then the result.
+ * The client POSTs each answer as a new request, to any replica. Returns false, having done
+ * nothing, for anything but a plain call (a task-augmented one goes to the SDK).
+ */
+export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, session: { capabilities: Record<string, unknown>; logLevel?: string }, relay: CallRelay, log: Logger): boolean {
+  const { capabilities } = session;
+  const logLevel = LOGGING_LEVELS.find((l) => l === session.logLevel);
+  if (!isJsonObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call' || !isJsonObject(body['params'])) return false;
+  const id = body['id'];
+  const { name, arguments: args, _meta: rawMeta, task } = body['params'];
+  if ((typeof id !== 'string' && typeof id !== 'number') || typeof name !== 'string' || (args !== undefined && !isJsonObject(args)) || task !== undefined) return false;
+  if (!(req.headers.accept ?? '').includes('text/event-stream')) return false;
+  const meta = isJsonObject(rawMeta) ? rawMeta : undefined;
+  const token = meta?.['progressToken'];
+  const progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
+
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  const send = (message: Record<string, unknown>): void => {
+    if (!res.destroyed) res.write(sseEvent({ jsonrpc: '2.0', ...message }));
+  };
+  const onInput = (event: InputRequestEvent): undefined => {
+    send({ id: inputRequestId(event.callId, event.key), method: event.method, params: event.params ?? {} });
+    return undefined;
+  };
+  relay
+    .call({
+      name,
+      arguments: args,
+      caller,
+      signal: abort.signal,
+      meta,
+      requestId: id,
+      interaction: { mode: 'push', capabilities, ...(logLevel === undefined ? {} : { logLevel }) },
+      onInput,
+      onLog: (message) => send({ method: 'notifications/message', params: { level: message.level, ...(message.logger === undefined ? {} : { logger: message.logger }), data: message.data } }),
+      ...(progressToken === undefined
+        ? {}
+        : { progressToken, onProgress: (p: { progress: number; total?: number; message?: string }) => send({ method: 'notifications/progress', params: { ...p, progressToken } }) }),
+    })
+    .then(
+      (result) => send({ id, result }),
+      (err: unknown) => {
+        const error = toProtocolError(err, log);
+        send({ id, error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
+      },
+    )
+    .finally(() => res.end());
+  return true;
+}
+
+/** A 2025-era session's GET stream: notifications for the session's client, from any replica's events. */
+interface SessionStream {
+  res: ServerResponse;
+  scope: Scope;
+  owner: string;
+}
+
+export interface SessionStreams {
+  /** Opens the session's notification stream on `res` (a GET with Mcp-Session-Id); false when this replica holds too many. */
+  open(res: ServerResponse, sessionId: string, scope: Scope, owner: string): boolean;
+  /** Sends a notification to every open stream whose scope includes `server` (all of them when undefined). */
+  notify(server: string | undefined, notification: Record<string, unknown>, filter?: (sessionId: string, owner: string) => boolean): void;
+  size(): number;
+  close(): void;
+}
+
+const HEARTBEAT_MS = 25_000;
+
+export function createSessionStreams(maxStreams: number): SessionStreams {
+  const streams = new Map<ServerResponse, SessionStream & { sessionId: string }>();
+  const heartbeat = setInterval(() => {
+    for (const { res } of streams.values()) res.write(': keep-alive\n\n');
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    open(res, sessionId, scope, owner) {
+      if (streams.size >= maxStreams) return false;
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+      res.write(': mcpbus session stream\n\n');
+      streams.set(res, { res, scope, owner, sessionId });
+      res.on('close', () => streams.delete(res));
+      return true;
+    },
+    notify(server, notification, filter) {
+      for (const stream of streams.values()) {
+        if (server !== undefined && stream.scope.servers !== undefined && !stream.scope.servers.includes(server)) continue;
+        if (filter !== undefined && !filter(stream.sessionId, stream.owner)) continue;
+        stream.res.write(sseEvent({ jsonrpc: '2.0', ...notification }));
+      }
+    },
+    size: () => streams.size,
+    close() {
+      clearInterval(heartbeat);
+      for (const { res } of streams.values()) res.end();
+      streams.clear();
+    },
+  };
+}
