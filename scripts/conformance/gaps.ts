@@ -23,13 +23,7 @@ const RESUMABLE: KnownGap = {
 
 /** Scenario → why it passes directly but not through mcpbus. */
 export const KNOWN_GAPS: Readonly<Record<string, KnownGap>> = {
-  'resources-subscribe': { kind: 'not-built', reason: 'resource subscriptions reach legacy SSE sessions and 2026 listen streams, not yet 2025 Streamable HTTP sessions (resources/subscribe → Method not found there)' },
-  'resources-unsubscribe': { kind: 'not-built', reason: 'resource subscriptions reach legacy SSE sessions and 2026 listen streams, not yet 2025 Streamable HTTP sessions (resources/unsubscribe → Method not found there)' },
   'server-sse-polling': RESUMABLE,
-  'input-required-result-non-tool-request': {
-    kind: 'not-built',
-    reason: 'input_required is relayed for tools/call only: an upstream that asks for input during prompts/get or resources/read gets -32021 (mcpbus does not pass the caller\'s capabilities on those yet)',
-  },
 };
 
 export interface Judgement {

@@ -10,7 +10,9 @@ import { runRoles, type RolesHandle } from '@mcpbus/cli';
 import { loadRuntimeEnv } from '@mcpbus/config';
 import { startFixtureHttp, type FixtureHttpHandle } from '@mcpbus/fixture-server';
 import { silentLogger } from '@mcpbus/logging';
-import { withKey } from '../harness/clients.js';
+import { alternatingFetch, withKey } from '../harness/clients.js';
+import { legacyRpc, responseOf } from '../harness/raw-mcp.js';
+import { StreamableHTTPClientTransport as V1HttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { fixtureStdio, MASTER_KEY, startGateway, type TestGateway } from '../harness/gateway.js';
 import { FIXTURE_MAIN, NATS_URL, REDIS_URL } from '../harness/paths.js';
 import { eventually } from '../harness/wait.js';
@@ -126,6 +128,35 @@ describe.each(SERVERS)('resource subscriptions across replicas, upstream %s', (s
     }
   });
 
+  it('a 2025 client on a Streamable HTTP session, its requests alternating between the ingresses, hears of a change on its GET stream; unsubscribing stops it', async () => {
+    const name = freshCounter();
+    const uri = uriOf(server, name);
+    const client = new V1Client({ name: 'subs-session', version: '1.0.0' });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+      return Promise.resolve();
+    });
+    await client.connect(new V1HttpTransport(new URL(`${a}/mcp`), { fetch: alternatingFetch([`${a}/mcp`, `${b}/mcp`]), requestInit: { headers: gateway.headers } }));
+    const other = await toucher(b);
+    try {
+      expect(client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true });
+      await client.subscribeResource({ uri });
+      await eventually(async () => {
+        await other.touch(server, name);
+        await eventually(heard(updates, uri), { timeoutMs: 1_000, intervalMs: 25 });
+      }, { timeoutMs: 15_000 });
+      await client.unsubscribeResource({ uri });
+      await new Promise((r) => setTimeout(r, 300));
+      updates.length = 0;
+      await other.touch(server, name);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(updates).toEqual([]);
+    } finally {
+      await Promise.allSettled([client.close(), other.close()]);
+    }
+  });
+
   it('a 2026 client listening on subscriptions/listen through one ingress hears of a change made through the other; closing the stream stops it', async () => {
     const name = freshCounter();
     const uri = uriOf(server, name);
@@ -192,19 +223,18 @@ describe('resource subscriptions', () => {
 
   it('are refused for resources outside the route, and on connections that cannot carry notifications', async () => {
     const listener = await modernClient(`${a}/mcp`);
-    const stateless = new Client({ name: 'subs-stateless', version: '1.0.0' });
-    await stateless.connect(new StreamableHTTPClientTransport(new URL(`${a}/mcp`), { requestInit: { headers: gateway.headers } }));
     const sse = await sseClient(`${a}/sse`);
     try {
       await expect(listener.client.listen({ resourceSubscriptions: ['mcpbus://nope/fixture://counters/x'] })).rejects.toMatchObject({ code: -32602 });
       await expect(listener.client.listen({ resourceSubscriptions: ['fixture://counters/x'] })).rejects.toMatchObject({ code: -32602 });
       await expect(sse.client.subscribeResource({ uri: 'mcpbus://nope/fixture://counters/x' })).rejects.toMatchObject({ code: -32602 });
-      expect(stateless.getServerCapabilities()?.resources?.subscribe).toBeUndefined();
-      await expect(stateless.request({ method: 'resources/subscribe', params: { uri: uriOf('web', 'x') } })).rejects.toMatchObject({ code: -32601 });
+      // A 2025 request without a session has nowhere to get updates.
+      const stateless = responseOf(await legacyRpc(`${a}/mcp`, gateway.headers, 'resources/subscribe', { uri: uriOf('web', 'x') }));
+      expect(stateless.error?.code).toBe(-32601);
       expect(sse.client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true, listChanged: true });
       expect(listener.client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true, listChanged: true });
     } finally {
-      await Promise.allSettled([listener.client.close(), stateless.close(), sse.client.close()]);
+      await Promise.allSettled([listener.client.close(), sse.client.close()]);
     }
   });
 });

@@ -287,6 +287,14 @@ export interface ServerRpcRequest {
   server: string;
   method: ServerRpcMethod;
   params: Record<string, unknown>;
+  /**
+   * A 2026 client that can answer input (`resources/read`, `prompts/get`): its capabilities go to
+   * a 2026 upstream, whose `input_required` comes back with a sealed requestState; its retry
+   * carries `inputResponses` and that state.
+   */
+  interaction?: { capabilities: Record<string, unknown> };
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
   /** Set by single-server routes, where clients use the upstream's own names and URIs. */
   byUpstreamName?: boolean;
   deadlineAt: number;
@@ -598,6 +606,9 @@ export const SCHEMAS = Object.freeze({
       params: { type: 'object' },
       byUpstreamName: { type: 'boolean' },
       deadlineAt,
+      interaction: { type: 'object', required: ['capabilities'], properties: { capabilities: { type: 'object' } }, additionalProperties: false },
+      inputResponses: { type: 'object', maxProperties: 64 },
+      requestState: { type: 'string', maxLength: 65536 },
     },
     additionalProperties: false,
   },

@@ -116,7 +116,7 @@ export interface FollowOptions {
 export interface BusCalls {
   listTools(who: Credential, servers?: readonly string[]): Promise<ListToolsResult>;
   listItems(who: Credential, kind: ItemKind, servers?: readonly string[]): Promise<ListItemsResult>;
-  serverRpc(who: Credential, server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number): Promise<Record<string, unknown>>;
+  serverRpc(who: Credential, server: string, method: ServerRpcMethod, params: Record<string, unknown>, byUpstreamName: boolean, timeoutMs: number, input?: Pick<ServerRpcRequest, 'interaction' | 'inputResponses' | 'requestState'>): Promise<Record<string, unknown>>;
   /**
    * A call's result, whether a worker ran it inline or it became a job; or, when the options
    * say the client takes tasks, the task it became.
@@ -368,8 +368,8 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
       const reply = await ask<ListItemsResult>(who, subjects.itemsList(), body, { timeoutMs: config.settings.listDeadlineMs + REPLY_GRACE_MS, what: `the ${kind} list`, op: 'items/list' });
       return reply.result;
     },
-    async serverRpc(who, server, method, params, byUpstreamName, timeoutMs) {
-      const body: ServerRpcRequest = { v: 1, server, method, params, deadlineAt: Date.now() + timeoutMs };
+    async serverRpc(who, server, method, params, byUpstreamName, timeoutMs, input = {}) {
+      const body: ServerRpcRequest = { v: 1, server, method, params, deadlineAt: Date.now() + timeoutMs, ...input };
       if (byUpstreamName) body.byUpstreamName = true;
       const reply = await ask<Record<string, unknown>>(who, subjects.serverRpc(server), body, { timeoutMs: timeoutMs + REPLY_GRACE_MS, what: method, op: method });
       return reply.result;

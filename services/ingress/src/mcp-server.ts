@@ -1,6 +1,6 @@
-import { ProtocolError, Server } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, Server, type ServerContext } from '@modelcontextprotocol/server';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod } from '@mcpbus/protocol';
+import { ErrorCode, FAILURES_META_KEY, INPUT_CAPABILITIES, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod, type ServerRpcRequest } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
@@ -150,21 +150,34 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
     if (caller.access.servers !== undefined) throw new McpbusError(ErrorCode.NotPermitted, `The ${what} is not permitted for this key`);
     throw new McpbusError(ErrorCode.InvalidParams, kind === 'uri' ? `Unknown resource: ${id}` : `Unknown prompt: ${id}`);
   };
-  const relayRpc = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string): Promise<never> =>
+  const relayRpc = (method: ServerRpcMethod, params: Record<string, unknown>, owner: () => string, ctx?: ServerContext): Promise<never> =>
     guarded(async () => {
       const name = owner();
-      return (await bus.serverRpc(caller, name, method, params, scope.single !== undefined, servers.get(name)?.timeoutMs ?? config.settings.callTimeoutMs)) as never;
+      return (await bus.serverRpc(caller, name, method, params, scope.single !== undefined, servers.get(name)?.timeoutMs ?? config.settings.callTimeoutMs, ctx === undefined ? {} : rpcInputOf(caller, ctx))) as never;
     });
 
-  server.setRequestHandler('resources/read', (request) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri')));
+  server.setRequestHandler('resources/read', (request, ctx) => relayRpc('resources/read', { ...request.params }, () => ownerOf(request.params.uri, 'uri'), ctx));
   registerResourceSubscriptions(server, (uri) => resourceOf(uri, caller, servers), options.subscriptions, guarded);
-  server.setRequestHandler('prompts/get', (request) => relayRpc('prompts/get', { ...request.params }, () => ownerOf(request.params.name, 'name')));
+  server.setRequestHandler('prompts/get', (request, ctx) => relayRpc('prompts/get', { ...request.params }, () => ownerOf(request.params.name, 'name'), ctx));
   server.setRequestHandler('completion/complete', (request) => {
     const ref = request.params.ref;
     return relayRpc('completion/complete', { ...request.params }, () => (ref.type === 'ref/prompt' ? ownerOf(ref.name, 'name') : ownerOf(ref.uri, 'uri')));
   });
 
   return server;
+}
+
+/** A 2026 client's capabilities and retry material for `resources/read` and `prompts/get` (their upstream may ask it for input). */
+function rpcInputOf(caller: Caller, ctx: ServerContext): Pick<ServerRpcRequest, 'interaction' | 'inputResponses' | 'requestState'> {
+  if (!caller.modern) return {};
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
+  const state = ctx.mcpReq.requestState<string>();
+  return {
+    ...(capabilities !== undefined && INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined) ? { interaction: { capabilities } } : {}),
+    ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }),
+    ...(typeof state === 'string' ? { requestState: state } : {}),
+  };
 }
 
 /** `resources/subscribe` and `resources/unsubscribe` of a 2025 client, kept in the connection's subscription set. */

@@ -113,9 +113,15 @@ interface SessionStream {
   owner: string;
 }
 
+/** One open session stream, to send its client notifications of its own. */
+export interface OpenSessionStream {
+  send(notification: Record<string, unknown>): void;
+  onClose(listener: () => void): void;
+}
+
 export interface SessionStreams {
-  /** Opens the session's notification stream on `res` (a GET with Mcp-Session-Id); false when this replica holds too many. */
-  open(res: ServerResponse, sessionId: string, scope: Scope, owner: string): boolean;
+  /** Opens the session's notification stream on `res` (a GET with Mcp-Session-Id); undefined when this replica holds too many. */
+  open(res: ServerResponse, sessionId: string, scope: Scope, owner: string): OpenSessionStream | undefined;
   /** Sends a notification to every open stream whose scope includes `server` (all of them when undefined). */
   notify(server: string | undefined, notification: Record<string, unknown>, filter?: (sessionId: string, owner: string) => boolean): void;
   size(): number;
@@ -132,12 +138,17 @@ export function createSessionStreams(maxStreams: number): SessionStreams {
   heartbeat.unref();
   return {
     open(res, sessionId, scope, owner) {
-      if (streams.size >= maxStreams) return false;
+      if (streams.size >= maxStreams) return undefined;
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
       res.write(': mcpbus session stream\n\n');
       streams.set(res, { res, scope, owner, sessionId });
       res.on('close', () => streams.delete(res));
-      return true;
+      return {
+        send: (notification) => {
+          if (!res.destroyed) res.write(sseEvent({ jsonrpc: '2.0', ...notification }));
+        },
+        onClose: (listener) => res.on('close', listener),
+      };
     },
     notify(server, notification, filter) {
       for (const stream of streams.values()) {

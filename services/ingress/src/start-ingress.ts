@@ -28,8 +28,9 @@ import { createJobCancels } from './job-cancels.js';
 import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
 import { canAnswerInput, clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
+import { resourceOf } from './resource-owner.js';
 import { openStreamableSessions, type SessionRecord } from './streamable-sessions.js';
-import { isListenRequest, startResourceUpdates } from './resource-updates.js';
+import { MAX_SUBSCRIPTIONS_PER_CLIENT, isListenRequest, startResourceUpdates, type ResourceSubscriptionSet } from './resource-updates.js';
 import { observeRequest, serveMetrics } from './telemetry.js';
 
 export interface StartIngressOptions {
@@ -91,10 +92,15 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const relay: CallRelay = { call: tracked(untracked.call), callOrTask: tracked(untracked.callOrTask) };
   // Resource subscriptions: leases on workers for this replica's clients, and the updates fanned out to them.
   const resourceUpdates = startResourceUpdates({ nc, subjects, servers, timeoutMsOf: (server) => servers.get(server)?.timeoutMs ?? config.settings.callTimeoutMs, log });
-  // The SDK builds a server per request; the request's caller reaches its factory through this.
-  const callerOfRequest = new AsyncLocalStorage<Caller>();
+  // The SDK builds a server per request; the request's caller (and, for a 2025 session, where its
+  // resource subscriptions are kept) reach its factory through this.
+  const requestContext = new AsyncLocalStorage<{ caller: Caller; subscriptions?: ResourceSubscriptionSet }>();
+  const callerOfRequest = { run: <T>(caller: Caller, work: () => T, subscriptions?: ResourceSubscriptionSet): T => requestContext.run(subscriptions === undefined ? { caller } : { caller, subscriptions }, work) };
   const anonymous: Caller = { scope: ALL_SERVERS, owner: ANONYMOUS_OWNER, access: FULL_ACCESS, modern: false, abortCancelsJob: false };
-  const handler = createMcpHandler(() => createGatewayServer(config, servers, callerOfRequest.getStore() ?? anonymous, bus, relay, log), {
+  const handler = createMcpHandler(() => {
+    const context = requestContext.getStore();
+    return createGatewayServer(config, servers, context?.caller ?? anonymous, bus, relay, log, context?.subscriptions === undefined ? {} : { subscriptions: context.subscriptions });
+  }, {
     onerror: (err) => log.warn({ err: err.message }, 'mcp handler error'),
     bus: resourceUpdates.listenBus,
   });
@@ -192,7 +198,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         res.writeHead(200).end();
         return;
       }
-      if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) return openSessionStream(res, caller.sessionId, scope, caller.owner);
+      if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) return openSessionStream(res, caller.sessionId, caller);
     }
     if (req.method !== 'POST') return callerOfRequest.run(caller, () => mcp(req, res));
     let body: unknown;
@@ -201,12 +207,16 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     } catch (err: unknown) {
       return sendRpcError(res, err instanceof McpbusError ? err : new McpbusError(ErrorCode.BadRequest, 'Cannot read the request body'));
     }
+    // A 2025 session keeps its resource subscriptions with it (its GET stream gets the updates).
+    let subscriptions: ResourceSubscriptionSet | undefined;
     if (!caller.modern) {
       // A new 2025-era session: its id goes out with the SDK's answer to initialize.
-      if (caller.sessionId === undefined && isJsonObject(body) && body['method'] === 'initialize' && isJsonObject(body['params'])) {
-        const id = await sessions.create(caller.owner, body['params']);
-        if (id !== undefined) res.setHeader('Mcp-Session-Id', id);
+      let sessionId = caller.sessionId;
+      if (sessionId === undefined && isJsonObject(body) && body['method'] === 'initialize' && isJsonObject(body['params'])) {
+        sessionId = await sessions.create(caller.owner, body['params']);
+        if (sessionId !== undefined) res.setHeader('Mcp-Session-Id', sessionId);
       }
+      if (sessionId !== undefined && (session !== undefined || caller.sessionId === undefined)) subscriptions = sessionSubscriptions(sessionId, caller.owner);
       // The client's answers to an upstream's requests for input go to the worker holding the call.
       const answers = clientAnswersOf(body);
       if (answers !== undefined) {
@@ -231,15 +241,64 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     // A 2026 client's listen stream: the resources its filter names are subscribed to first.
     if (caller.modern && isListenRequest(body)) return resourceUpdates.serveListen(caller, body, res, () => callerOfRequest.run(caller, () => mcp(req, res, body)));
     if (tryFastCall(req, res, body, caller, relay, log)) return;
-    return callerOfRequest.run(caller, () => mcp(req, res, body));
+    return callerOfRequest.run(caller, () => mcp(req, res, body), subscriptions);
   }
 
-  /** A 2025-era session's GET stream, for the notifications of its client (list changes and the like). */
-  function openSessionStream(res: ServerResponse, sessionId: string, scope: Scope, owner: string): void {
+  /** A 2025 session's subscriptions, as its requests see them: kept in its KV record, for whichever replica holds its GET stream. */
+  function sessionSubscriptions(sessionId: string, owner: string): ResourceSubscriptionSet {
+    return {
+      async add(_ref, clientUri) {
+        await sessions.setResources(sessionId, owner, (uris) => {
+          if (uris.includes(clientUri)) return [...uris];
+          if (uris.length >= MAX_SUBSCRIPTIONS_PER_CLIENT) throw new McpbusError(ErrorCode.InvalidParams, `A session may subscribe to ${MAX_SUBSCRIPTIONS_PER_CLIENT} resources at most`);
+          return [...uris, clientUri];
+        });
+      },
+      async remove(clientUri) {
+        await sessions.setResources(sessionId, owner, (uris) => uris.filter((u) => u !== clientUri));
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  /**
+   * A 2025-era session's GET stream, for the notifications of its client: list changes, and
+   * updates of the resources the session subscribed to (on any replica: this one follows the
+   * session's record and holds the subscriptions while the stream is open).
+   */
+  function openSessionStream(res: ServerResponse, sessionId: string, caller: Caller): void {
     if (draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; reconnect'));
-    if (!sessionStreams.open(res, sessionId, scope, owner)) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds ${settings.maxSseSessions} session streams already (max_sse_sessions); retry on another replica`));
+    const stream = sessionStreams.open(res, sessionId, caller.scope, caller.owner);
+    if (stream === undefined) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, `This ingress holds ${settings.maxSseSessions} session streams already (max_sse_sessions); retry on another replica`));
     // A stream lives as long as its client wants it: it is not a request being answered.
     active.delete(res);
+    const held = resourceUpdates.subscriptionsFor(caller, (uri) => stream.send({ method: 'notifications/resources/updated', params: { uri } }));
+    const current = new Set<string>();
+    const sync = async (): Promise<void> => {
+      const found = await sessions.find(sessionId, caller.owner);
+      const wanted = new Set('found' in found ? (found.found.resources ?? []) : []);
+      for (const uri of wanted) {
+        if (current.has(uri)) continue;
+        current.add(uri);
+        try {
+          await held.add(resourceOf(uri, caller, servers), uri);
+        } catch (err: unknown) {
+          current.delete(uri);
+          log.debug({ err: messageOf(err) }, 'a session resource subscription could not be made');
+        }
+      }
+      for (const uri of [...current]) {
+        if (wanted.has(uri)) continue;
+        current.delete(uri);
+        await held.remove(uri).catch(() => undefined);
+      }
+    };
+    const stop = sessions.onChange(sessionId, () => void sync().catch(() => undefined));
+    void sync().catch(() => undefined);
+    stream.onClose(() => {
+      stop();
+      void held.close().catch(() => undefined);
+    });
   }
 
   /** A 2024-11-05 SSE session: classic `sse_client(".../sse")` and `sse_client(".../mcp/")` clients. */

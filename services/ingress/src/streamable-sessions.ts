@@ -26,6 +26,8 @@ export interface SessionRecord {
   protocolVersion: string;
   /** Set by the client's `logging/setLevel`: its calls then carry the upstreams' log messages. */
   logLevel?: string;
+  /** The resources it subscribed to (as it names them): its GET stream gets their updates. */
+  resources?: string[];
   /** When it was last written (its TTL counts from then). */
   touchedAt: number;
 }
@@ -43,6 +45,10 @@ export interface StreamableSessions {
   find(id: string, owner: string): Promise<SessionLookup>;
   /** Records the session's `logging/setLevel`; false when it was not this key's session. */
   setLogLevel(id: string, owner: string, level: string): Promise<boolean>;
+  /** Changes the session's resource subscriptions; false when it was not this key's session. */
+  setResources(id: string, owner: string, change: (uris: readonly string[]) => string[]): Promise<boolean>;
+  /** Calls `listener` whenever the session's record changes on any replica; returns the way to stop. */
+  onChange(id: string, listener: () => void): () => void;
   /** Ends the session (DELETE); false when it was not this key's. */
   remove(id: string, owner: string): Promise<boolean>;
   close(): void;
@@ -67,12 +73,16 @@ export async function openStreamableSessions(nc: NatsConnection, subjects: Subje
     log.warn({ err: messageOf(err) }, '2025-era clients are served without sessions: the sessions KV bucket cannot be opened (is JetStream enabled?)');
   }
   const cache = new Map<string, { record: SessionRecord | undefined; until: number }>();
+  const changeListeners = new Map<string, Set<() => void>>();
   // What another replica writes (a level set, a session ended) replaces what this one cached.
   if (kv !== undefined) {
     try {
       const watcher = await kv.watch({ include: 'updates' });
       void (async () => {
-        for await (const entry of watcher) cache.delete(entry.key);
+        for await (const entry of watcher) {
+          cache.delete(entry.key);
+          for (const listener of changeListeners.get(entry.key) ?? []) listener();
+        }
       })().catch(() => undefined);
       stopWatching = () => watcher.stop();
     } catch (err: unknown) {
@@ -139,6 +149,23 @@ export async function openStreamableSessions(nc: NatsConnection, subjects: Subje
       await write(id, record);
       remember(id, record);
       return true;
+    },
+    async setResources(id, owner, change) {
+      const found = await sessions.find(id, owner);
+      if (!('found' in found)) return false;
+      const record = { ...found.found, resources: change(found.found.resources ?? []), touchedAt: Date.now() };
+      await write(id, record);
+      remember(id, record);
+      return true;
+    },
+    onChange(id, listener) {
+      const listeners = changeListeners.get(id) ?? new Set<() => void>();
+      listeners.add(listener);
+      changeListeners.set(id, listeners);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) changeListeners.delete(id);
+      };
     },
     async remove(id, owner) {
       const found = await sessions.find(id, owner);

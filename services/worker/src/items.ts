@@ -1,4 +1,4 @@
-import type { Client } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult, type Client } from '@modelcontextprotocol/client';
 import {
   ErrorCode,
   McpbusError,
@@ -10,7 +10,8 @@ import {
   type ListItemsResult,
   type ServerRpcRequest,
 } from '@mcpbus/protocol';
-import { namespacePromptResult, requestFailure, scrubResult, type ServerSessions } from '@mcpbus/upstream';
+import { inputCapabilities, namespacePromptResult, requestFailure, scrubResult, type ServerSessions } from '@mcpbus/upstream';
+import type { RequestStates } from './interaction.js';
 import { fetchAllPages, settleServers, withDeadline } from './upstream-lists.js';
 
 /** Where each kind of list lives upstream, and which field names an item. */
@@ -92,16 +93,33 @@ async function upstreamParams(req: ServerRpcRequest, sessions: ServerSessions, s
  * resources/read, prompts/get and completion/complete for one server: identifiers mapped back
  * to the upstream's, the request relayed, and resource URIs in the answer namespaced again.
  */
-export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessions, separator: string): Promise<Record<string, unknown>> {
+export async function runServerRpc(req: ServerRpcRequest, sessions: ServerSessions, separator: string, input?: { owner: string; states: RequestStates; inputWaitMs: number }): Promise<Record<string, unknown>> {
   const remaining = (): number => Math.max(1, Math.min(sessions.server.timeoutMs, req.deadlineAt - Date.now() - 50));
   const params = await upstreamParams(req, sessions, separator, remaining());
   const timeoutMs = remaining();
   const client: Client = await sessions.acquire();
+  // A 2026 client that can answer input, on a 2026 upstream: its rounds pass through (as for tools/call).
+  const named = req.params['uri'] ?? req.params['name'];
+  const identity = `${req.method} ${typeof named === 'string' ? named : ''}`;
+  const interactive = input !== undefined && client.getProtocolEra() === 'modern' && (req.interaction !== undefined || req.requestState !== undefined);
+  if (interactive) {
+    if (req.interaction !== undefined) params['_meta'] = { [CLIENT_CAPABILITIES_META_KEY]: inputCapabilities(req.interaction.capabilities) };
+    if (req.requestState !== undefined) {
+      const state = input.states.open(input.owner, req.requestState);
+      if (state.k !== 'up' || state.s !== sessions.server.name || state.t !== identity) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another request than ${identity}`);
+      params['inputResponses'] = req.inputResponses ?? {};
+      if (state.u !== undefined) params['requestState'] = state.u;
+    }
+  }
   let result: Record<string, unknown>;
   try {
-    result = await client.request({ method: req.method, params }, { timeout: timeoutMs });
+    result = await client.request({ method: req.method, params }, { timeout: timeoutMs, ...(interactive ? { allowInputRequired: true } : {}) } as never);
   } catch (err: unknown) {
     throw requestFailure(sessions, client, err, { timeoutMs, aborted: false });
+  }
+  if (interactive && isInputRequiredResult(result)) {
+    const sealed = input.states.seal(input.owner, { k: 'up', s: sessions.server.name, t: identity, ...(result.requestState === undefined ? {} : { u: result.requestState }), x: Date.now() + input.inputWaitMs });
+    return { resultType: 'input_required', inputRequests: result.inputRequests ?? {}, requestState: sealed };
   }
   const scrubbed = scrubResult(result);
   if (req.byUpstreamName === true) return scrubbed;

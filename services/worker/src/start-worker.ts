@@ -182,7 +182,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const server = sessions.get(req.server);
     if (!allowsServer(principal.access, req.server)) throw new McpbusError(ErrorCode.NotPermitted, `Server "${req.server}" is not permitted for this key`);
     if (server === undefined) throw new McpbusError(ErrorCode.UnknownServer, `No server "${req.server}" is configured`);
-    respond(msg, { ok: true, result: await counted(() => runServerRpc(req, server, config.settings.toolSeparator)) });
+    respond(msg, { ok: true, result: await counted(() => runServerRpc(req, server, config.settings.toolSeparator, { owner: principal.owner, states: requestStates, inputWaitMs: config.settings.inputTimeoutMs })) });
   }
 
   async function onCall(msg: Msg): Promise<void> {
