@@ -42,6 +42,9 @@ export interface KeyDirectory {
 /** Says where to put the key, in one sentence, for every surface that refuses one. */
 export const KEY_HINT = 'send an mcpbus key as "Authorization: Bearer <key>", "x-litellm-api-key: Bearer <key>" or "x-mcp-api-key: <key>"';
 
+/** Unknown keys looked up in the bucket per second, per process. */
+const REFRESHES_PER_SECOND = 20;
+
 function refused(reason: string): McpbusError {
   return new McpbusError(ErrorCode.Unauthorized, `Unauthorized: ${reason}`);
 }
@@ -84,6 +87,8 @@ export async function startKeyDirectory(nc: NatsConnection, config: McpbusConfig
 
   // Fingerprints looked up lately and not found: an unknown key is not looked up again at once.
   const recentMisses = new Map<string, number>();
+  let refreshWindow = 0;
+  let refreshesThisSecond = 0;
   const directory: KeyDirectory = {
     async authenticateFresh(presented) {
       const first = directory.authenticate(presented);
@@ -91,6 +96,13 @@ export async function startKeyDirectory(nc: NatsConnection, config: McpbusConfig
       const fingerprint = keyFingerprint(presented);
       // Known and refused (blocked, expired), or looked up a moment ago: nothing new to learn.
       if (keys.get(fingerprint) !== undefined || (recentMisses.get(fingerprint) ?? 0) > Date.now()) return first;
+      // Unknown keys cost a bucket read each: a few a second at most, however many are tried.
+      const second = Math.floor(Date.now() / 1_000);
+      if (second !== refreshWindow) {
+        refreshWindow = second;
+        refreshesThisSecond = 0;
+      }
+      if (++refreshesThisSecond > REFRESHES_PER_SECOND) return first;
       if (await keys.refresh(fingerprint)) return directory.authenticate(presented);
       if (recentMisses.size > 10_000) recentMisses.clear();
       recentMisses.set(fingerprint, Date.now() + 1_000);

@@ -49,10 +49,26 @@ function inputRequestsOf(server: string, raw: Record<string, unknown>): InputReq
   return requests;
 }
 
-/** The capabilities an upstream may see: what lets it ask for input, nothing else of the client's. */
+/** The parts of each input capability that say what a client can answer (their values are not passed on). */
+const CAPABILITY_PARTS: Readonly<Record<string, readonly string[]>> = { elicitation: ['form', 'url'], sampling: ['tools', 'context'], roots: ['listChanged'] };
+
+/**
+ * The capabilities an upstream may see: what lets it ask for input, nothing else of the client's,
+ * in a canonical form (known parts only), so the set of shapes is small and sessions keyed by it
+ * are shared.
+ */
 export function inputCapabilities(capabilities: Record<string, unknown>): Record<string, unknown> {
   const picked: Record<string, unknown> = {};
-  for (const name of ['elicitation', 'sampling', 'roots']) if (capabilities[name] !== undefined) picked[name] = capabilities[name];
+  for (const [name, parts] of Object.entries(CAPABILITY_PARTS)) {
+    const declared = capabilities[name];
+    if (declared === undefined || declared === null) continue;
+    const canonical: Record<string, unknown> = {};
+    for (const part of parts) {
+      const value = (declared as Record<string, unknown>)[part];
+      if (value !== undefined && value !== false) canonical[part] = part === 'listChanged' ? true : {};
+    }
+    picked[name] = canonical;
+  }
   return picked;
 }
 

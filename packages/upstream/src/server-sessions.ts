@@ -95,6 +95,8 @@ interface DedicatedSlot {
 
 /** Idle dedicated sessions kept per owner and capabilities, and how long. */
 const DEDICATED_IDLE_MAX = 4;
+/** Idle dedicated sessions kept per server, all owners together. */
+const DEDICATED_IDLE_TOTAL = 32;
 const DEDICATED_IDLE_MS = 60_000;
 
 /** Answers a server-to-client request an upstream made on a dedicated session. */
@@ -365,11 +367,18 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
 
   async function leaseDedicated(owner: string, capabilities: Record<string, unknown>, leaseOptions: { legacy?: boolean; logLevel?: string } = {}): Promise<DedicatedLease> {
     const legacy = leaseOptions.legacy === true && server.specVersion !== PINNED_MODERN;
+    // The capabilities come canonical (inputCapabilities), so a client cannot make every call open
+    // a session of its own; the idle sessions are bounded per key and per server besides.
     const key = `${owner}\u0000${legacy ? 'legacy' : 'auto'}\u0000${leaseOptions.logLevel ?? ''}\u0000${JSON.stringify(capabilities)}`;
-    let entry = idleDedicated.get(key)?.pop();
+    const idleList = idleDedicated.get(key);
+    let entry = idleList?.pop();
     if (entry !== undefined) clearTimeout(entry.timer);
     // A session that closed while idle is not lent again.
-    while (entry !== undefined && entry.client.transport === undefined) entry = idleDedicated.get(key)?.pop();
+    while (entry !== undefined && entry.client.transport === undefined) {
+      entry = idleList?.pop();
+      if (entry !== undefined) clearTimeout(entry.timer);
+    }
+    if (idleList?.length === 0) idleDedicated.delete(key);
     const slot = entry?.slot ?? { onRequest: refuse, onLog: ignoreLog };
     const client = entry?.client ?? (await openDedicated(capabilities, slot, legacy, leaseOptions.logLevel));
     let released = false;
@@ -393,15 +402,19 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
         slot.onRequest = refuse;
         slot.onLog = ignoreLog;
         const idle = idleDedicated.get(key) ?? [];
-        if (!reusable || closed || client.transport === undefined || idle.length >= DEDICATED_IDLE_MAX) {
+        let idleTotal = 0;
+        for (const list of idleDedicated.values()) idleTotal += list.length;
+        if (!reusable || closed || client.transport === undefined || idle.length >= DEDICATED_IDLE_MAX || idleTotal >= DEDICATED_IDLE_TOTAL) {
           void client.close().catch(() => undefined);
           return;
         }
         const timer = setTimeout(() => {
           const list = idleDedicated.get(key);
           const at = list?.findIndex((e) => e.client === client) ?? -1;
-          if (list !== undefined && at >= 0) list.splice(at, 1);
-          if (list?.length === 0) idleDedicated.delete(key);
+          // Lent again meanwhile: not this timer's to close.
+          if (list === undefined || at < 0) return;
+          list.splice(at, 1);
+          if (list.length === 0) idleDedicated.delete(key);
           void client.close().catch(() => undefined);
         }, DEDICATED_IDLE_MS);
         timer.unref();

@@ -72,6 +72,8 @@ export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, bo
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
+  // Gone while its request was read: the close above will not come again.
+  if (res.destroyed || res.closed) abort.abort();
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
   const send = (message: Record<string, unknown>): void => {
     if (!res.destroyed) res.write(sseEvent({ jsonrpc: '2.0', ...message }));
@@ -138,7 +140,8 @@ export function createSessionStreams(maxStreams: number): SessionStreams {
   heartbeat.unref();
   return {
     open(res, sessionId, scope, owner) {
-      if (streams.size >= maxStreams) return undefined;
+      // A client that went away while its request was read never gets a stream.
+      if (streams.size >= maxStreams || res.destroyed || res.closed) return undefined;
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
       res.write(': mcpbus session stream\n\n');
       streams.set(res, { res, scope, owner, sessionId });

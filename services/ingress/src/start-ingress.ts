@@ -194,6 +194,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       if ('missing' in found) return sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: it ended or expired; initialize a new session' } });
       if ('found' in found) session = found.found;
       if (req.method === 'DELETE') {
+        if ('unknown' in found) return sendRpcError(res, new McpbusError(ErrorCode.NoWorkers, 'Sessions cannot be reached right now (NATS); try again shortly'));
         await sessions.remove(caller.sessionId, caller.owner);
         res.writeHead(200).end();
         return;
@@ -276,7 +277,12 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const current = new Set<string>();
     const sync = async (): Promise<void> => {
       const found = await sessions.find(sessionId, caller.owner);
-      const wanted = new Set('found' in found ? (found.found.resources ?? []) : []);
+      // The session ended (DELETE on any replica, or expired): so does its stream.
+      if ('missing' in found) {
+        res.end();
+        return;
+      }
+      const wanted = new Set('found' in found ? (found.found.resources ?? []) : [...current]);
       for (const uri of wanted) {
         if (current.has(uri)) continue;
         current.add(uri);
@@ -293,8 +299,13 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         await held.remove(uri).catch(() => undefined);
       }
     };
-    const stop = sessions.onChange(sessionId, () => void sync().catch(() => undefined));
-    void sync().catch(() => undefined);
+    // One sync at a time, so an add and a remove of the same resource cannot interleave.
+    let syncing: Promise<void> = Promise.resolve();
+    const resync = (): void => {
+      syncing = syncing.then(sync).catch(() => undefined);
+    };
+    const stop = sessions.onChange(sessionId, resync);
+    resync();
     stream.onClose(() => {
       stop();
       void held.close().catch(() => undefined);

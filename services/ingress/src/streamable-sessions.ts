@@ -93,8 +93,27 @@ export async function openStreamableSessions(nc: NatsConnection, subjects: Subje
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
     cache.set(id, { record, until: Date.now() + CACHE_MS });
   };
-  const write = async (id: string, record: SessionRecord): Promise<void> => {
-    await kv?.put(id, JSON.stringify(record));
+  /**
+   * Changes a session's record where it is stored: read, changed, written back only if nobody
+   * wrote it meanwhile (else read again), so concurrent changes on two replicas both hold and a
+   * deleted session is not written back. False when there is no such session of this owner.
+   */
+  const modify = async (id: string, owner: string, change: (record: SessionRecord) => SessionRecord): Promise<boolean> => {
+    if (kv === undefined) return false;
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const entry = await kv.get(id);
+      const stored = entry === null || entry.operation !== 'PUT' ? undefined : decode(entry.value);
+      if (entry === null || stored === undefined || stored.owner !== owner) return false;
+      const next = { ...change(stored), touchedAt: Date.now() };
+      try {
+        await kv.update(id, JSON.stringify(next), entry.revision);
+        remember(id, next);
+        return true;
+      } catch (err: unknown) {
+        if (!/wrong last sequence/i.test(messageOf(err))) throw err;
+      }
+    }
+    throw new Error(`session ${id} kept changing; its change was not written`);
   };
 
   const sessions: StreamableSessions = {
@@ -109,7 +128,7 @@ export async function openStreamableSessions(nc: NatsConnection, subjects: Subje
         touchedAt: Date.now(),
       };
       try {
-        await write(id, record);
+        await kv.create(id, JSON.stringify(record));
       } catch (err: unknown) {
         log.warn({ err: messageOf(err) }, 'a session could not be stored; the client is served without one');
         return undefined;
@@ -136,28 +155,13 @@ export async function openStreamableSessions(nc: NatsConnection, subjects: Subje
       // Another key's session is as good as none: its id tells a caller nothing.
       if (record === undefined || record.owner !== owner) return { missing: true };
       if (record.touchedAt < Date.now() - RENEW_AFTER_MS) {
-        const renewed = { ...record, touchedAt: Date.now() };
-        remember(id, renewed);
-        void write(id, renewed).catch(() => undefined);
+        remember(id, { ...record, touchedAt: Date.now() });
+        void modify(id, owner, (stored) => stored).catch(() => undefined);
       }
       return { found: record };
     },
-    async setLogLevel(id, owner, level) {
-      const found = await sessions.find(id, owner);
-      if (!('found' in found)) return false;
-      const record = { ...found.found, logLevel: level, touchedAt: Date.now() };
-      await write(id, record);
-      remember(id, record);
-      return true;
-    },
-    async setResources(id, owner, change) {
-      const found = await sessions.find(id, owner);
-      if (!('found' in found)) return false;
-      const record = { ...found.found, resources: change(found.found.resources ?? []), touchedAt: Date.now() };
-      await write(id, record);
-      remember(id, record);
-      return true;
-    },
+    setLogLevel: (id, owner, level) => modify(id, owner, (record) => ({ ...record, logLevel: level })),
+    setResources: (id, owner, change) => modify(id, owner, (record) => ({ ...record, resources: change(record.resources ?? []) })),
     onChange(id, listener) {
       const listeners = changeListeners.get(id) ?? new Set<() => void>();
       listeners.add(listener);

@@ -155,6 +155,9 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
   };
   return {
     ask(requests) {
+      // One round at a time: a second request while the client has the first is refused (the
+      // upstream hears an error for it), rather than lost.
+      if (pending !== undefined) return Promise.reject(new McpbusError(ErrorCode.UpstreamError, 'the upstream asked for more input while the client still had a request to answer; mcpbus relays one round at a time'));
       return new Promise((resolve, reject) => {
         // A client that never comes back: the upstream's request fails, and so does the call.
         const timer = setTimeout(() => {
@@ -236,6 +239,11 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
               const request = decodeBody<ResumeRequest>(msg.data, 'ResumeRequest');
               parked.answer(request.inputResponses);
               step = await parked.next(Math.max(1, request.deadlineAt - Date.now() - RESUME_MARGIN_MS));
+              // Nobody will read what the call does next: it is stopped, and its outcome is unknown.
+              if ('error' in step && step.error.code === ErrorCode.Timeout) {
+                abort.abort(step.error);
+                step = { error: new McpbusError(ErrorCode.OutcomeUnknown, `${step.error.message}; the call was stopped, and what the tool did meanwhile is unknown`) };
+              }
             } catch (error: unknown) {
               step = { error: error instanceof McpbusError ? error : new McpbusError(ErrorCode.Internal, 'resuming the call failed') };
             }

@@ -112,6 +112,8 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   // A caller's own credentials get sessions of their own; the catalog above is the server's.
   let callSessions = sessions;
   let release = (): void => undefined;
+  // A parked call goes on after this request is answered, on the same sessions: it releases them.
+  let releaseLater = false;
   if (req.upstreamHeaders !== undefined) {
     if (deps.credentials === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'client credentials are not accepted here');
     ({ sessions: callSessions, release } = deps.credentials.use(sessions, req.upstreamHeaders));
@@ -142,11 +144,12 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   };
   let parkedOutcome: CallOutcome | undefined;
   const call = async (): Promise<Record<string, unknown>> => {
-    if (interaction === undefined || req.interaction === undefined || (!isInteractive(req) && req.requestState === undefined)) {
+    // A retry with a requestState goes the interactive way even without capabilities: its answers must reach the upstream.
+    if (interaction === undefined || (req.requestState === undefined && (req.interaction === undefined || !isInteractive(req)))) {
       return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
     }
-    const capabilities = req.interaction.capabilities;
-    if (req.interaction.mode === 'push') {
+    const capabilities = req.interaction?.capabilities ?? {};
+    if (req.interaction?.mode === 'push') {
       const asker = interaction.push();
       try {
         const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
@@ -192,9 +195,12 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {
       signal.removeEventListener('abort', onCallerAbort);
+      // The caller's credential sessions were in use until now.
+      release();
       // Kept until its last step was handed out (or nobody came for it).
       setTimeout(unpark, deps2.inputWaitMs).unref();
     });
+    releaseLater = true;
     const step = await parked.next(remaining());
     // The caller's request is answered: the call no longer ends with it.
     signal.removeEventListener('abort', onCallerAbort);
@@ -216,6 +222,6 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     // Cancelled by the caller or by a shutdown: say which.
     throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
   } finally {
-    release();
+    if (!releaseLater) release();
   }
 }
