@@ -1,7 +1,7 @@
 import { apiKeyHeaders, busRequest, decodeBody, encodeJson, type Msg, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { createSeal } from '@mcpbus/access';
-import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
+import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type CancelMessage, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
 import type { InputAsker } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 
@@ -212,8 +212,11 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
 export interface ParkedCalls {
   /** Serves `calls.<callId>.resume` for `parked` (answers only `owner`); returns the way to stop. */
   park(callId: string, owner: string, parked: ParkedCall, abort: AbortController): () => void;
-  /** A 2026 client's answers for parked call `callId`, wherever it is; its next step comes back. */
-  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, key: string | undefined): Promise<ParkedStep>;
+  /**
+   * A 2026 client's answers for parked call `callId`, wherever it is; its next step comes back.
+   * The retry's `signal` aborting (its client closed the stream: a cancel) cancels the parked call.
+   */
+  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, key: string | undefined, signal?: AbortSignal): Promise<ParkedStep>;
   /** Ends every parked call of this worker (shutdown). */
   close(): void;
 }
@@ -251,16 +254,28 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
           })().catch((error: unknown) => log.warn({ callId, err: error instanceof Error ? error.message : String(error) }, 'resume failed'));
         },
       });
+      // A cancel of the call (its first request's, or one a retry sends on its behalf) stops it.
+      const cancels = nc.subscribe(subjects.callCancel(callId), {
+        callback: (err) => {
+          if (err === null) abort.abort(new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request'));
+        },
+      });
       const stop = (): void => {
         sub.unsubscribe();
+        cancels.unsubscribe();
         parkedHere.delete(callId);
       };
       parkedHere.set(callId, { abort, stop });
       return stop;
     },
-    async resume(callId, inputResponses, waitMs, key) {
+    async resume(callId, inputResponses, waitMs, key, signal) {
       const body: ResumeRequest = { v: 1, callId, inputResponses, deadlineAt: Date.now() + waitMs };
       const headers = apiKeyHeaders(key);
+      const cancel = (): void => {
+        const message: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
+        nc.publish(subjects.callCancel(callId), encodeJson(message));
+      };
+      signal?.addEventListener('abort', cancel, { once: true });
       try {
         const reply = (await busRequest<Record<string, unknown>>(nc, subjects.callResume(callId), body, { timeoutMs: waitMs, what: 'the call waiting for this input', ...(headers === undefined ? {} : { headers }) })) as unknown as Record<string, unknown>;
         if (reply['inputRequired'] !== undefined) return { inputRequired: reply['inputRequired'] as InputRequired };
@@ -269,6 +284,8 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
         if (err instanceof McpbusError && err.code === ErrorCode.NoWorkers)
           throw new McpbusError(ErrorCode.InvalidParams, 'The call waiting for this input is gone (it waited longer than input_timeout_ms, or its worker stopped); call the tool again');
         throw err;
+      } finally {
+        signal?.removeEventListener('abort', cancel);
       }
     },
     close() {

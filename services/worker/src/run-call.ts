@@ -36,7 +36,7 @@ export interface CallInteractionDeps {
   /** Serves retries of the parked call from any worker until it ends; returns the way to stop. */
   park(parked: ParkedCall, abort: AbortController): () => void;
   /** Hands a 2026 client's answers to the worker holding parked call `callId`, and returns its next step. */
-  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number): Promise<CallOutcome>;
+  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, signal: AbortSignal): Promise<CallOutcome>;
 }
 
 /**
@@ -101,7 +101,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
-    if (state.k === 'park') return deps.interaction.resume(state.c, req.inputResponses ?? {}, remaining());
+    if (state.k === 'park') return deps.interaction.resume(state.c, req.inputResponses ?? {}, remaining(), signal);
   }
 
   if ((req.task !== undefined && req.task.onlyIfJob !== true) || runsAsJob(server, entry)) {

@@ -107,7 +107,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     inputWaitMs: config.settings.inputTimeoutMs,
     push: () => createPushAsker(nc, subjects, req.callId, owner, ownerOfMsg, () => Math.min(config.settings.inputTimeoutMs, req.deadlineAt - Date.now() - 100), log),
     park: (parked, abort) => parkedCalls.park(req.callId, owner, parked, abort),
-    resume: async (callId, inputResponses, waitMs) => outcomeOfStep(await parkedCalls.resume(callId, inputResponses, waitMs, key)),
+    resume: async (callId, inputResponses, waitMs, signal) => outcomeOfStep(await parkedCalls.resume(callId, inputResponses, waitMs, key, signal)),
   });
   const running = new Map<string, AbortController>();
   const unregisterGauges = registerRoleGauges('worker', { upstream: () => upstreamStates(sessions, limiter), inFlight: () => running.size, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
