@@ -53,6 +53,11 @@ export type InputMethod = (typeof INPUT_METHODS)[number];
 /** The client capabilities that let an upstream make them (`elicitation`, `sampling`, `roots`). */
 export const INPUT_CAPABILITIES = ['elicitation', 'sampling', 'roots'] as const;
 
+/** Whether client capabilities let an upstream ask the client for input. */
+export function declaresInputCapability(capabilities: Record<string, unknown> | undefined): capabilities is Record<string, unknown> {
+  return capabilities !== undefined && INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined);
+}
+
 /** Server-to-client requests, keyed (the MCP `inputRequests` shape). */
 export type InputRequests = Record<string, { method: InputMethod; params?: Record<string, unknown> }>;
 

@@ -1,3 +1,4 @@
+import type { UpstreamSample } from '@mcpbus/logging';
 import type { McpbusConfig, ServerConfig } from '@mcpbus/config';
 import type { Logger } from 'pino';
 import type { CallLimiter } from './call-limiter.js';
@@ -76,15 +77,8 @@ export async function startServerPools(config: McpbusConfig, source: ServerSourc
   };
 }
 
-/** One server's shared pool and call lane right now. */
-export interface UpstreamState {
-  server: string;
-  poolSize: number;
-  connected: number;
-  running: number;
-  waiting: number;
-  circuitOpen: boolean;
-}
+/** One server's shared pool and call lane right now (what the role gauges sample). */
+export type UpstreamState = UpstreamSample;
 
 /**
  * Each server's shared pool (sessions per caller credentials are not counted) and call lane, for

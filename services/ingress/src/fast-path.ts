@@ -9,6 +9,15 @@ const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26', '2024
 
 type PlainCall = { id: string | number; name: string; arguments: Record<string, unknown> | undefined };
 
+/** A well-formed JSON-RPC `tools/call` request: its id, name, arguments, and the rest of its params. */
+export function toolCallOf(body: unknown): (PlainCall & { params: Record<string, unknown> }) | undefined {
+  if (!isJsonObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call' || !isJsonObject(body['params'])) return undefined;
+  const id = body['id'];
+  const { name, arguments: args, ...params } = body['params'];
+  if ((typeof id !== 'string' && typeof id !== 'number') || typeof name !== 'string' || (args !== undefined && !isJsonObject(args))) return undefined;
+  return { id, name, arguments: args, params };
+}
+
 
 /**
  * A 2025-era `tools/call` that needs nothing but a result: no progress token, no 2026 `_meta`
@@ -20,13 +29,10 @@ function plainCall(req: IncomingMessage, body: unknown): PlainCall | undefined {
   const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (!(req.headers['content-type'] ?? '').includes('application/json')) return undefined;
-  if (!isJsonObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call') return undefined;
-  const id = body['id'];
-  if ((typeof id !== 'string' && typeof id !== 'number') || !isJsonObject(body['params'])) return undefined;
-  const { name, arguments: args, _meta: meta, ...rest } = body['params'];
-  if (typeof name !== 'string' || (args !== undefined && !isJsonObject(args)) || Object.keys(rest).length > 0) return undefined;
-  if (meta !== undefined) return undefined;
-  return { id, name, arguments: args };
+  const call = toolCallOf(body);
+  // Nothing else in params: no _meta (progress, idempotency key, envelope), no task.
+  if (call === undefined || Object.keys(call.params).length > 0) return undefined;
+  return { id: call.id, name: call.name, arguments: call.arguments };
 }
 
 /**

@@ -1,6 +1,7 @@
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, Server, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, Server, type ServerContext } from '@modelcontextprotocol/server';
+import { modernInputOf } from './client-input.js';
 import type { McpbusConfig } from '@mcpbus/config';
-import { ErrorCode, FAILURES_META_KEY, INPUT_CAPABILITIES, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod, type ServerRpcRequest } from '@mcpbus/protocol';
+import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod, type ServerRpcRequest } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
@@ -170,14 +171,8 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
 /** A 2026 client's capabilities and retry material for `resources/read` and `prompts/get` (their upstream may ask it for input). */
 function rpcInputOf(caller: Caller, ctx: ServerContext): Pick<ServerRpcRequest, 'interaction' | 'inputResponses' | 'requestState'> {
   if (!caller.modern) return {};
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
-  const state = ctx.mcpReq.requestState<string>();
-  return {
-    ...(capabilities !== undefined && INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined) ? { interaction: { capabilities } } : {}),
-    ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }),
-    ...(typeof state === 'string' ? { requestState: state } : {}),
-  };
+  const { capabilities, ...retry } = modernInputOf(ctx);
+  return capabilities === undefined ? retry : { interaction: { capabilities }, ...retry };
 }
 
 /** `resources/subscribe` and `resources/unsubscribe` of a 2025 client, kept in the connection's subscription set. */

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { INPUT_CAPABILITIES, LOGGING_LEVELS, type InputRequestEvent } from '@mcpbus/protocol';
+import { LOGGING_LEVELS, type InputRequestEvent } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { Caller } from './caller.js';
+import { toolCallOf } from './fast-path.js';
 import { isJsonObject } from './json-object.js';
 import { toProtocolError, type CallRelay } from './relay-call.js';
 import type { Scope } from './scope.js';
@@ -41,11 +42,6 @@ export function clientAnswersOf(body: unknown): ClientAnswer[] | undefined {
   return answers.length === 0 ? undefined : answers;
 }
 
-/** Whether a client declared a capability that lets an upstream ask it for input. */
-export function canAnswerInput(capabilities: Record<string, unknown>): boolean {
-  return INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined);
-}
-
 const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
 /**
@@ -59,12 +55,10 @@ const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.str
 export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, session: { capabilities: Record<string, unknown>; logLevel?: string }, relay: CallRelay, log: Logger): boolean {
   const { capabilities } = session;
   const logLevel = LOGGING_LEVELS.find((l) => l === session.logLevel);
-  if (!isJsonObject(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call' || !isJsonObject(body['params'])) return false;
-  const id = body['id'];
-  const { name, arguments: args, _meta: rawMeta, task } = body['params'];
-  if ((typeof id !== 'string' && typeof id !== 'number') || typeof name !== 'string' || (args !== undefined && !isJsonObject(args)) || task !== undefined) return false;
-  if (!(req.headers.accept ?? '').includes('text/event-stream')) return false;
-  const meta = isJsonObject(rawMeta) ? rawMeta : undefined;
+  const call = toolCallOf(body);
+  if (call === undefined || call.params['task'] !== undefined || !(req.headers.accept ?? '').includes('text/event-stream')) return false;
+  const { id, name, arguments: args } = call;
+  const meta = isJsonObject(call.params['_meta']) ? call.params['_meta'] : undefined;
   const token = meta?.['progressToken'];
   const progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
 

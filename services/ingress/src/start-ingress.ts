@@ -6,7 +6,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { decodeBody, trackConnection, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { FULL_ACCESS } from '@mcpbus/access';
-import { ANONYMOUS_OWNER, ErrorCode, LOGGING_LEVELS, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
+import { ANONYMOUS_OWNER, ErrorCode, LOGGING_LEVELS, declaresInputCapability, McpbusError, createSubjects, type CatalogChanged, messageOf } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import { ingressShed } from '@mcpbus/logging';
 import { startKeyDirectory, startServerDirectory, type Principal } from '@mcpbus/access';
@@ -27,7 +27,7 @@ import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
 import { createJobCancels } from './job-cancels.js';
 import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
-import { canAnswerInput, clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
+import { clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
 import { resourceOf } from './resource-owner.js';
 import { openStreamableSessions, type SessionRecord } from './streamable-sessions.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT, isListenRequest, startResourceUpdates, type ResourceSubscriptionSet } from './resource-updates.js';
@@ -232,7 +232,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         await sessions.setLogLevel(caller.sessionId, caller.owner, level);
         return sendJson(res, 200, { jsonrpc: '2.0', id: body['id'] ?? null, result: {} });
       }
-      if (session !== undefined && (canAnswerInput(session.capabilities) || session.logLevel !== undefined) && tryInteractiveCall(req, res, body, caller, session, relay, log)) return;
+      if (session !== undefined && (declaresInputCapability(session.capabilities) || session.logLevel !== undefined) && tryInteractiveCall(req, res, body, caller, session, relay, log)) return;
     }
     // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
     if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))

@@ -1,10 +1,11 @@
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, RELATED_TASK_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
-import { ErrorCode, INPUT_CAPABILITIES, McpbusError, TERMINAL_TASK_STATUSES, type CallLogEvent, type InputMethod, type LoggingLevel } from '@mcpbus/protocol';
+import { ProtocolError, RELATED_TASK_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
+import { ErrorCode, McpbusError, declaresInputCapability, TERMINAL_TASK_STATUSES, type CallLogEvent, type InputMethod, type LoggingLevel } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import * as z from 'zod';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
 import { isJsonObject } from './json-object.js';
+import { envelopeCapabilities, modernInputOf } from './client-input.js';
 import { inputRequiredResult, toProtocolError, type CallRelay, type RelayCallRequest } from './relay-call.js';
 import { TASKS_EXTENSION, legacyTask, modernTask, rpcErrorOf } from './task-views.js';
 
@@ -16,8 +17,7 @@ const ListParams = z.looseObject({ cursor: z.string().optional() });
 
 /** Whether a 2026 request declared the Tasks extension in its `_meta` envelope. */
 function declaresTasks(ctx: ServerContext): boolean {
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+  const capabilities = envelopeCapabilities(ctx) as { extensions?: Record<string, unknown> } | undefined;
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
@@ -45,10 +45,6 @@ export interface ToolCallDeps {
   };
 }
 
-/** Whether capabilities let an upstream ask the client for input (elicitation, sampling, roots). */
-const answersInput = (capabilities: Record<string, unknown> | undefined): capabilities is Record<string, unknown> =>
-  capabilities !== undefined && INPUT_CAPABILITIES.some((c) => capabilities[c] !== undefined);
-
 /**
  * How the upstream of this call may ask the client for input, if it can answer at all: a 2026
  * client by `input_required` rounds (its capabilities come with every request; its retry brings
@@ -56,16 +52,13 @@ const answersInput = (capabilities: Record<string, unknown> | undefined): capabi
  */
 function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'onLog' | 'inputResponses' | 'requestState'> {
   if (deps.caller.modern) {
-    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-    const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
-    const state = ctx.mcpReq.requestState<string>();
-    const retry = { ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }), ...(typeof state === 'string' ? { requestState: state } : {}) };
-    return answersInput(capabilities) ? { interaction: { mode: 'mrtr', capabilities }, ...retry } : retry;
+    const { capabilities, ...retry } = modernInputOf(ctx);
+    return capabilities === undefined ? retry : { interaction: { mode: 'mrtr', capabilities }, ...retry };
   }
   const push = deps.push;
   const capabilities = push?.capabilities() ?? {};
   const logLevel = push?.logLevel();
-  if (push === undefined || (!answersInput(capabilities) && logLevel === undefined)) return {};
+  if (push === undefined || (!declaresInputCapability(capabilities) && logLevel === undefined)) return {};
   return {
     interaction: { mode: 'push', capabilities, ...(logLevel === undefined ? {} : { logLevel }) },
     onLog: (message) => push.log(message),

@@ -1,6 +1,6 @@
 import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
-import { ErrorCode, INVALID_ARGUMENTS_META_KEY, INPUT_CAPABILITIES, MAX_JSON_DEPTH, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
+import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, declaresInputCapability, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
 import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates } from './interaction.js';
@@ -46,9 +46,8 @@ export interface CallInteractionDeps {
 export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo } | { inputRequired: InputRequired; events: number };
 
 /** Whether the caller declared a capability that lets an upstream ask it for input. */
-const canAnswer = (req: CallToolRequest): boolean => req.interaction !== undefined && INPUT_CAPABILITIES.some((c) => req.interaction?.capabilities[c] !== undefined);
 /** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages. */
-const isInteractive = (req: CallToolRequest): boolean => canAnswer(req) || (req.interaction?.mode === 'push' && req.interaction.logLevel !== undefined);
+const isInteractive = (req: CallToolRequest): boolean => declaresInputCapability(req.interaction?.capabilities) || (req.interaction?.mode === 'push' && req.interaction.logLevel !== undefined);
 
 /** A parked call's step as the outcome its client is answered with. */
 export function outcomeOfStep(step: ParkedStep): CallOutcome {
@@ -96,12 +95,15 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     return { result, events: 0 };
   }
 
-  // A 2026 client's retry with the input its upstream asked for.
+  // A 2026 client's retry with the input its upstream asked for: for a parked call, handed to it;
+  // for a passed-through round, the answers and the upstream's own state go upstream below.
+  let resume: { inputResponses: Record<string, unknown>; requestState?: string } | undefined;
   if (req.requestState !== undefined) {
     if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
     if (state.k === 'park') return deps.interaction.resume(state.c, req.inputResponses ?? {}, remaining(), signal);
+    resume = { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) };
   }
 
   if ((req.task !== undefined && req.task.onlyIfJob !== true) || runsAsJob(server, entry)) {
@@ -137,11 +139,6 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       : {}),
   });
   const interaction = deps.interaction;
-  const resumeOf = (): { inputResponses: Record<string, unknown>; requestState?: string } | undefined => {
-    if (req.requestState === undefined || interaction === undefined) return undefined;
-    const state = interaction.states.open(owner, req.requestState);
-    return state.k === 'up' ? { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) } : undefined;
-  };
   let parkedOutcome: CallOutcome | undefined;
   const call = async (): Promise<Record<string, unknown>> => {
     // A retry with a requestState goes the interactive way even without capabilities: its answers must reach the upstream.
@@ -164,7 +161,6 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     }
     // A 2026 client: a 2026-era upstream's rounds pass through; a 2025-era upstream's call is parked here.
     const era = (await callSessions.acquire()).getProtocolEra();
-    const resume = resumeOf();
     if (era === 'modern') {
       const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, owner, legacyClient: false, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...(resume === undefined ? {} : { resume }) });
       if ('result' in done) return done.result;
