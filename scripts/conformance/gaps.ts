@@ -16,15 +16,8 @@ export interface KnownGap {
   checks?: readonly string[];
 }
 
-const RESUMABLE: KnownGap = {
-  kind: 'not-built',
-  reason: 'resumable SSE streams are not built: mcpbus keeps no event store, so a call stream the server closes cannot be resumed with Last-Event-ID (mcpbus answers the call on one stream, so the scenario finds nothing to resume)',
-};
-
-/** Scenario → why it passes directly but not through mcpbus. */
-export const KNOWN_GAPS: Readonly<Record<string, KnownGap>> = {
-  'server-sse-polling': RESUMABLE,
-};
+/** Scenario → why it passes directly but not through mcpbus. None today. */
+export const KNOWN_GAPS: Readonly<Record<string, KnownGap>> = {};
 
 export interface Judgement {
   /** Pass directly, fail through mcpbus, and not in KNOWN_GAPS. */

@@ -7,3 +7,4 @@ export * from './audit.js';
 export * from './call-broadcasts.js';
 export { trackConnection, type ConnectionState } from './connection-state.js';
 export { traceContextOf, withTraceHeaders } from './trace-headers.js';
+export { createInbox } from '@nats-io/transport-node';

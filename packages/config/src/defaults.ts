@@ -29,6 +29,7 @@ export const DEFAULT_SETTINGS: GatewaySettings = Object.freeze({
   maxInflightRequests: 10_000,
   jobQueueTimeoutMs: 10_000,
   inputTimeoutMs: 300_000,
+  streamResumeWindowMs: 60_000,
   resourceLeaseMs: 60_000,
   upstreamUrlAllowlist: [],
   apiStdioCommands: [],

@@ -33,6 +33,7 @@ const INTEGER_KEYS: readonly (readonly [string, IntegerKey, number])[] = [
   ['job_queue_timeout_ms', 'jobQueueTimeoutMs', MAX_TIMER_MS],
   ['input_timeout_ms', 'inputTimeoutMs', MAX_TIMER_MS],
   ['resource_lease_ms', 'resourceLeaseMs', MAX_TIMER_MS],
+  ['stream_resume_window_ms', 'streamResumeWindowMs', MAX_TIMER_MS],
 ];
 
 /** Lists of non-empty strings, by config key. */

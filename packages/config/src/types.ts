@@ -124,6 +124,11 @@ export interface GatewaySettings {
   /** How long a call waits for its client's input (an elicitation a person answers), and a requestState stays valid. */
   readonly inputTimeoutMs: number;
   /**
+   * How long a 2025 session's call stream waits for its client to resume it (GET with
+   * Last-Event-ID) after its connection ended, before the call is cancelled.
+   */
+  readonly streamResumeWindowMs: number;
+  /**
    * How long a worker keeps a client's resource subscription unless the ingress holding it renews
    * it (every third of it); also how soon subscriptions move off a worker that stopped.
    */

@@ -150,6 +150,7 @@ describe('parseConfig: full example', () => {
       jobQueueTimeoutMs: 10_000,
       inputTimeoutMs: 300_000,
       resourceLeaseMs: 60_000,
+      streamResumeWindowMs: 60_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });
@@ -445,6 +446,7 @@ describe('parseConfig: settings', () => {
       jobQueueTimeoutMs: 10_000,
       inputTimeoutMs: 300_000,
       resourceLeaseMs: 60_000,
+      streamResumeWindowMs: 60_000,
       upstreamUrlAllowlist: [],
       apiStdioCommands: [],
     });

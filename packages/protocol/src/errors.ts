@@ -28,6 +28,8 @@ export const ErrorCode = {
   OutcomeUnknown: 'outcome_unknown',
   /** Redis (the job queue) cannot be reached. */
   QueueUnavailable: 'queue_unavailable',
+  /** An SSE stream cannot be resumed: its events expired, or the replica holding its call is gone. */
+  StreamGone: 'stream_gone',
   /** The caller's key is over its rate or concurrency limit. */
   RateLimited: 'rate_limited',
   Internal: 'internal',
@@ -62,6 +64,7 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   unknown_task: { jsonRpcCode: -32602, httpStatus: 404 },
   outcome_unknown: { jsonRpcCode: -32013, httpStatus: 502 },
   queue_unavailable: { jsonRpcCode: -32014, httpStatus: 503 },
+  stream_gone: { jsonRpcCode: -32015, httpStatus: 410 },
   rate_limited: { jsonRpcCode: -32029, httpStatus: 429 },
   internal: { jsonRpcCode: -32603, httpStatus: 500 },
 });

@@ -145,6 +145,49 @@ export interface InputRequestEvent {
   deadlineAt: number;
 }
 
+/**
+ * Push mode: the upstream closed the call's SSE stream before answering, and mcpbus's session with
+ * it resumes the stream (SEP-1699 polling). The caller's stream is closed the same way, to be
+ * resumed with Last-Event-ID (worker → ingress, on `calls.<id>.input`).
+ */
+export interface CallStreamPaused {
+  v: 1;
+  callId: string;
+  paused: true;
+}
+
+/**
+ * A client resumes one of mcpbus's SSE call streams (GET with Last-Event-ID) on any ingress:
+ * that replica asks the replica holding the call (`streams.<ingress>.resume`) to deliver the
+ * stream's events after `after` to `deliver`, as StreamDeliveries. The key header must be the
+ * caller's; the reply is a Reply.
+ */
+export interface StreamResumeRequest {
+  v: 1;
+  stream: string;
+  /** The sequence number of the last event the client got. */
+  after: number;
+  /** The client's Mcp-Session-Id: a stream is resumed only within the session that opened it. */
+  sessionId: string;
+  /** Where the events go: a subject of the resuming replica. */
+  deliver: string;
+}
+
+/**
+ * One message of a resumed stream (→ the resuming replica): an event with its sequence number
+ * (`final` on the call's answer, the last one), or the end of this delivery without an answer
+ * (`end`: the upstream paused the stream again, a newer resume took it over, or the replica
+ * holding the call is stopping), or `alive` (the holder is still there; sent while nothing else is).
+ */
+export interface StreamDelivery {
+  v: 1;
+  seq?: number;
+  message?: Record<string, unknown>;
+  final?: true;
+  end?: 'paused' | 'superseded' | 'stopping';
+  alive?: true;
+}
+
 /** The caller's answer to an InputRequestEvent (→ worker). The key header must be the call's caller's. */
 export interface InputAnswer {
   v: 1;
@@ -509,6 +552,40 @@ export const SCHEMAS = Object.freeze({
     type: 'object',
     required: ['v', 'callId', 'level'],
     properties: { v: { const: 1 }, callId, level: { enum: LOGGING_LEVELS }, logger: { type: 'string', maxLength: 256 }, data: {} },
+    additionalProperties: false,
+  },
+  CallStreamPaused: {
+    $id: 'https://mcpbus.dev/schemas/v1/call-stream-paused.json',
+    type: 'object',
+    required: ['v', 'callId', 'paused'],
+    properties: { v: { const: 1 }, callId, paused: { const: true } },
+    additionalProperties: false,
+  },
+  StreamResumeRequest: {
+    $id: 'https://mcpbus.dev/schemas/v1/stream-resume-request.json',
+    type: 'object',
+    required: ['v', 'stream', 'after', 'sessionId', 'deliver'],
+    properties: {
+      v: { const: 1 },
+      stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+      after: { type: 'integer', minimum: 0 },
+      sessionId: { type: 'string', minLength: 1, maxLength: 256 },
+      deliver: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+    additionalProperties: false,
+  },
+  StreamDelivery: {
+    $id: 'https://mcpbus.dev/schemas/v1/stream-delivery.json',
+    type: 'object',
+    required: ['v'],
+    properties: {
+      v: { const: 1 },
+      seq: { type: 'integer', minimum: 1 },
+      message: { type: 'object' },
+      final: { const: true },
+      end: { enum: ['paused', 'superseded', 'stopping'] },
+      alive: { const: true },
+    },
     additionalProperties: false,
   },
   InputRequestEvent: {

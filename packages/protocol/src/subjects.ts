@@ -85,6 +85,10 @@ export interface Subjects {
   callAnswers(callId: string): string;
   /** Request/reply: a parked call's next round (2026 clients' retries with inputResponses), → the worker holding it. */
   callResume(callId: string): string;
+  /** Request/reply to one ingress (by its instance id): resume an SSE call stream it holds, for a client that reconnected to any replica. */
+  streamResume(ingressId: string): string;
+  /** Publish to one ingress: the client of a resumed stream left again (a StreamResumeRequest naming its `deliver`). */
+  streamDetach(ingressId: string): string;
   /** Request/reply, queue group: subscribe a client to one upstream resource of a server; the worker that answers holds the lease. */
   resourcesSubscribe(server: string): string;
   /** Wildcard a worker subscribes to for every server's resource subscriptions. */
@@ -102,6 +106,11 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
   const checkedCallId = (callId: string): string => {
     if (!isValidCallId(callId)) throw new Error(`invalid call id "${callId}"`);
     return callId;
+  };
+  // Ingress ids are one token of the call-id alphabet.
+  const checkedIngressId = (ingressId: string): string => {
+    if (!isValidCallId(ingressId)) throw new Error(`invalid ingress id "${ingressId}"`);
+    return ingressId;
   };
   return Object.freeze({
     root,
@@ -129,6 +138,8 @@ export function createSubjects(root: string = DEFAULT_SUBJECT_ROOT): Subjects {
     callInput: (callId: string) => `${base}.calls.${checkedCallId(callId)}.input`,
     callAnswers: (callId: string) => `${base}.calls.${checkedCallId(callId)}.answers`,
     callResume: (callId: string) => `${base}.calls.${checkedCallId(callId)}.resume`,
+    streamResume: (ingressId: string) => `${base}.streams.${checkedIngressId(ingressId)}.resume`,
+    streamDetach: (ingressId: string) => `${base}.streams.${checkedIngressId(ingressId)}.detach`,
     resourcesSubscribe: (server: string) => `${base}.resources.subscribe.${serverToken(server)}`,
     resourcesSubscribeAny: () => `${base}.resources.subscribe.*`,
     resourceLeases: (workerId: string) => {

@@ -25,6 +25,11 @@ export interface InteractiveToolCall extends UpstreamToolCall {
   /** The caller's `logging/setLevel` (2025 era): its session is opened with it, and its log messages go to `onLog`. */
   logLevel?: string;
   onLog?: (params: Record<string, unknown>) => void;
+  /**
+   * The upstream closed the call's SSE stream before answering and the session resumes it
+   * (SEP-1699 polling; 2025-era sessions only): the caller's own stream can be paused likewise.
+   */
+  onPause?: () => void;
   /** The caller's key fingerprint: dedicated sessions are reused only by the same owner. */
   owner: string;
   /**
@@ -131,6 +136,11 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
   try {
     lease = await sessions.leaseDedicated(call.owner, capabilities, { legacy: call.legacyClient, ...(call.logLevel === undefined ? {} : { logLevel: call.logLevel }) });
     if (call.onLog !== undefined) lease.onLog = call.onLog;
+    // A resume from the last event of this call's stream is the upstream pausing it (a resume of
+    // the session's standalone GET stream carries another id).
+    let lastEventId: string | undefined;
+    const { onPause } = call;
+    if (onPause !== undefined) lease.onResume = (id) => id === lastEventId && onPause();
     lease.onRequest = async (method, params) => {
       asked += 1;
       if (asked > MAX_INPUT_ROUNDS) throw (askFailure = new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" asked for input more than ${MAX_INPUT_ROUNDS} times`));
@@ -148,7 +158,7 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
     };
     const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments };
     if (untrack !== undefined) params['_meta'] = meta;
-    const raw = (await lease.client.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining() })) as Record<string, unknown>;
+    const raw = (await lease.client.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining(), onresumptiontoken: (id: string) => (lastEventId = id) })) as Record<string, unknown>;
     if (askFailure !== undefined) throw askFailure;
     clean = true;
     return finish(raw);

@@ -83,14 +83,17 @@ export interface DedicatedLease {
   onRequest: UpstreamRequestHandler;
   /** Hears the upstream's log messages during this call (the session was opened with a log level). */
   onLog: (params: Record<string, unknown>) => void;
+  /** Hears each resume of one of the session's SSE streams (Streamable HTTP), with the last event id it got. */
+  onResume: (lastEventId: string) => void;
   /** Gives it back: kept for the next call of the same owner when `reusable`, closed otherwise. */
   release(reusable: boolean): void;
 }
 
-/** Where a dedicated session's upstream requests and log messages go: the call it is lent to. */
+/** Where a dedicated session's upstream requests, log messages and stream resumes go: the call it is lent to. */
 interface DedicatedSlot {
   onRequest: UpstreamRequestHandler;
   onLog: (params: Record<string, unknown>) => void;
+  onResume: (lastEventId: string) => void;
 }
 
 /** Idle dedicated sessions kept per owner and capabilities, and how long. */
@@ -336,7 +339,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
 
   // Idle dedicated sessions by owner and capabilities (and era), each with its handler slot.
   const idleDedicated = new Map<string, { client: Client; slot: DedicatedSlot; timer: NodeJS.Timeout }[]>();
-  const ignoreLog = (): void => undefined;
+  const ignore = (): void => undefined;
   const refuse: UpstreamRequestHandler = () => Promise.reject(new McpbusError(ErrorCode.Cancelled, 'no call is waiting for this request'));
 
   async function openDedicated(capabilities: Record<string, unknown>, slot: DedicatedSlot, legacy: boolean, logLevel: string | undefined): Promise<Client> {
@@ -349,7 +352,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     }
     for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
     client.setNotificationHandler('notifications/message', (notification) => slot.onLog({ ...notification.params }));
-    const transport = options.transportFactory?.() ?? createTransport(server, log);
+    const transport = options.transportFactory?.() ?? createTransport(server, log, { onResume: (lastEventId) => slot.onResume(lastEventId) });
     const prior = legacy ? ({ kind: 'legacy' } as const) : verdict;
     try {
       await client.connect(transport, { timeout: connectTimeoutMs, ...(prior === undefined ? {} : { prior }) });
@@ -379,7 +382,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       if (entry !== undefined) clearTimeout(entry.timer);
     }
     if (idleList?.length === 0) idleDedicated.delete(key);
-    const slot = entry?.slot ?? { onRequest: refuse, onLog: ignoreLog };
+    const slot: DedicatedSlot = entry?.slot ?? { onRequest: refuse, onLog: ignore, onResume: ignore };
     const client = entry?.client ?? (await openDedicated(capabilities, slot, legacy, leaseOptions.logLevel));
     let released = false;
     return {
@@ -396,11 +399,18 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       set onLog(handler: (params: Record<string, unknown>) => void) {
         slot.onLog = handler;
       },
+      get onResume() {
+        return slot.onResume;
+      },
+      set onResume(handler: (lastEventId: string) => void) {
+        slot.onResume = handler;
+      },
       release(reusable) {
         if (released) return;
         released = true;
         slot.onRequest = refuse;
-        slot.onLog = ignoreLog;
+        slot.onLog = ignore;
+        slot.onResume = ignore;
         const idle = idleDedicated.get(key) ?? [];
         let idleTotal = 0;
         for (const list of idleDedicated.values()) idleTotal += list.length;

@@ -21,12 +21,32 @@ export function describeServer(server: ServerConfig): string {
   }
 }
 
+/** What a session's owner wants to hear from its transport. */
+export interface TransportHooks {
+  /**
+   * Streamable HTTP: the transport resumes an SSE stream with Last-Event-ID (the upstream closed
+   * it before answering, SEP-1699 polling, or it broke); `lastEventId` is the last event it got.
+   */
+  onResume?: (lastEventId: string) => void;
+}
+
+/** `fetch`, telling `onResume` of each GET that resumes a stream. */
+function resumeObservingFetch(base: typeof fetch, onResume: (lastEventId: string) => void): typeof fetch {
+  return (input, init) => {
+    if ((init?.method ?? 'GET').toUpperCase() === 'GET') {
+      const lastEventId = new Headers(init?.headers).get('last-event-id');
+      if (lastEventId !== null) onResume(lastEventId);
+    }
+    return base(input, init);
+  };
+}
+
 /**
  * A fresh transport for one upstream session. A stdio child gets the default safe environment
  * plus the server's `env`; its stderr is read line by line into debug logs so a chatty child
  * can never block on a full pipe.
  */
-export function createTransport(server: ServerConfig, log: Logger): Transport {
+export function createTransport(server: ServerConfig, log: Logger, hooks: TransportHooks = {}): Transport {
   if (server.transport === 'local') throw new Error(`server "${server.name}" runs in-process; its sessions need a transport factory`);
   if (server.transport === 'stdio') {
     const transport = new StdioClientTransport({
@@ -52,6 +72,8 @@ export function createTransport(server: ServerConfig, log: Logger): Transport {
   const requestInit = { headers: upstreamHeaders(server) };
   // Servers added through the admin API connect only to addresses the SSRF guard allows, checked
   // on the address each connection actually uses (so DNS rebinding cannot slip past it).
-  const fetchOption = server.ssrfAllowlist === undefined ? {} : { fetch: guardedFetch({ allow: server.ssrfAllowlist }) };
-  return server.transport === 'sse' ? new SSEClientTransport(url, { requestInit, ...fetchOption }) : new StreamableHTTPClientTransport(url, { requestInit, ...fetchOption });
+  const guarded = server.ssrfAllowlist === undefined ? undefined : guardedFetch({ allow: server.ssrfAllowlist });
+  if (server.transport === 'sse') return new SSEClientTransport(url, { requestInit, ...(guarded === undefined ? {} : { fetch: guarded }) });
+  const observed = hooks.onResume === undefined ? guarded : resumeObservingFetch(guarded ?? fetch, hooks.onResume);
+  return new StreamableHTTPClientTransport(url, { requestInit, ...(observed === undefined ? {} : { fetch: observed }) });
 }

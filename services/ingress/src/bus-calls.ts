@@ -8,6 +8,7 @@ import {
   newCallId,
   type CallInteraction,
   type CallLogEvent,
+  type CallStreamPaused,
   type CallToolRequest,
   type CancelMessage,
   type InputAnswer,
@@ -93,6 +94,8 @@ export interface CallOptions {
   onInput?: (request: InputRequestEvent) => Promise<{ result: Record<string, unknown> } | { error: { code: number; message: string } }> | undefined;
   /** Push mode with a log level: the upstream's log messages during the call. */
   onLog?: (message: CallLogEvent) => void;
+  /** Push mode: the upstream paused the call's stream (SEP-1699); the client's can be paused too. */
+  onPause?: () => void;
   /** A 2026 client's retry: its answers, and the requestState it was given. */
   inputResponses?: Record<string, unknown>;
   requestState?: string;
@@ -250,7 +253,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     // Checked before anything is subscribed, so a refused call leaves nothing behind.
     if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     let watch = options.onProgress === undefined ? undefined : watchCall(nc, subjects.callEvents(callId), options.onProgress);
-    const inputs = options.interaction?.mode === 'push' && (options.onInput !== undefined || options.onLog !== undefined) ? relayInput(options.who, callId, options) : undefined;
+    const inputs = options.interaction?.mode === 'push' && (options.onInput !== undefined || options.onLog !== undefined || options.onPause !== undefined) ? relayInput(options.who, callId, options) : undefined;
     let queued = false;
     const onAbort = (): void => {
       if (queued) return; // a job: untilEnded decides what an abort means
@@ -314,16 +317,22 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
    * Push mode: the upstream's requests for input arrive on the call's input subject; each goes to
    * the client, and an answer the client gives here goes back to the worker with the caller's key.
    */
-  function relayInput(who: Credential, callId: string, handlers: Pick<CallOptions, 'onInput' | 'onLog'>) {
+  function relayInput(who: Credential, callId: string, handlers: Pick<CallOptions, 'onInput' | 'onLog' | 'onPause'>) {
     return nc.subscribe(subjects.callInput(callId), {
       callback: (err, msg) => {
         if (err !== null) return;
         let request: InputRequestEvent;
         try {
-          // Two kinds of message share the subject: a log message has a level, a request a method.
-          const body = parseJsonBody(msg.data, 'call input') as { level?: unknown };
+          // Three kinds of message share the subject: a log message has a level, a pause says so,
+          // and a request has a method.
+          const body = parseJsonBody(msg.data, 'call input') as { level?: unknown; paused?: unknown };
           if (body.level !== undefined) {
             handlers.onLog?.(checkBody<CallLogEvent>(body, 'CallLogEvent'));
+            return;
+          }
+          if (body.paused !== undefined) {
+            checkBody<CallStreamPaused>(body, 'CallStreamPaused');
+            handlers.onPause?.();
             return;
           }
           request = checkBody<InputRequestEvent>(body, 'InputRequestEvent');

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { BusCalls, CallOptions, CallResult } from './bus-calls.js';
 import type { ProgressSink } from './call-watch.js';
 import type { Caller } from './caller.js';
-import type { JobCancels } from './job-cancels.js';
+import type { RequestCancels } from './request-cancels.js';
 import { UNRESOLVED, observeCall, type CallLabels } from './telemetry.js';
 import { createUpstreamCredentials } from './upstream-credentials.js';
 
@@ -47,6 +47,7 @@ export interface RelayCallRequest {
   interaction?: CallOptions['interaction'];
   onInput?: CallOptions['onInput'];
   onLog?: CallOptions['onLog'];
+  onPause?: CallOptions['onPause'];
   /** A 2026 client's retry of an `input_required` round. */
   inputResponses?: Record<string, unknown>;
   requestState?: string;
@@ -82,7 +83,7 @@ function idempotencyKeyOf(request: RelayCallRequest): string | undefined {
  * the JSON fast path, REST): find the server (from the name's prefix, or the scope's single
  * server), refuse names outside the scope without a bus round trip, and call it over the bus.
  */
-export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus: BusCalls, cancels?: JobCancels, log: Logger = silentLogger()): CallRelay {
+export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus: BusCalls, cancels?: RequestCancels, log: Logger = silentLogger()): CallRelay {
   const credentials = createUpstreamCredentials(servers);
   const separator = config.settings.toolSeparator;
   const optionsOf = (request: RelayCallRequest, callId: string, labels: CallLabels): CallOptions => {
@@ -117,6 +118,7 @@ export function createCallRelay(config: McpbusConfig, servers: ServerLookup, bus
       ...(request.interaction === undefined ? {} : { interaction: request.interaction }),
       ...(request.onInput === undefined ? {} : { onInput: request.onInput }),
       ...(request.onLog === undefined ? {} : { onLog: request.onLog }),
+      ...(request.onPause === undefined ? {} : { onPause: request.onPause }),
       ...(request.inputResponses === undefined ? {} : { inputResponses: request.inputResponses }),
       ...(request.requestState === undefined ? {} : { requestState: request.requestState }),
       ...(executionOf(target, labels.tool) === 'job' ? { queueTimeoutMs: config.settings.jobQueueTimeoutMs } : {}),

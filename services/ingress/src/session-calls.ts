@@ -5,6 +5,8 @@ import type { Caller } from './caller.js';
 import { toolCallOf } from './fast-path.js';
 import { isJsonObject } from './json-object.js';
 import { toProtocolError, type CallRelay } from './relay-call.js';
+import type { RequestCancels } from './request-cancels.js';
+import type { ResumableStreams } from './resumable-streams.js';
 import type { Scope } from './scope.js';
 
 /**
@@ -44,15 +46,24 @@ export function clientAnswersOf(body: unknown): ClientAnswer[] | undefined {
 
 const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
+export interface InteractiveCallDeps {
+  relay: CallRelay;
+  streams: ResumableStreams;
+  cancels: RequestCancels;
+  log: Logger;
+}
+
 /**
  * A `tools/call` of a 2025-era session whose client can answer an upstream's requests for input
- * (or asked for log messages), served here as a stream: progress, the upstream's log messages and
- * requests (`elicitation/create`, `sampling/createMessage`, `roots/list`, with ids that route
- * the answers), then the result.
- * The client POSTs each answer as a new request, to any replica. Returns false, having done
- * nothing, for anything but a plain call (a task-augmented one goes to the SDK).
+ * (or asked for log messages), served here as a resumable stream: progress, the upstream's log
+ * messages and requests (`elicitation/create`, `sampling/createMessage`, `roots/list`, with ids
+ * that route the answers), then the result.
+ * The client POSTs each answer as a new request, to any replica. Its connection ending does not
+ * end the call: it may resume the stream with Last-Event-ID on any replica (the upstream pausing
+ * its own stream pauses this one), and its `notifications/cancelled` cancels the call. Returns
+ * false, having done nothing, for anything but a plain call (a task-augmented one goes to the SDK).
  */
-export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, session: { capabilities: Record<string, unknown>; logLevel?: string }, relay: CallRelay, log: Logger): boolean {
+export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, session: { id: string; capabilities: Record<string, unknown>; logLevel?: string }, deps: InteractiveCallDeps): boolean {
   const { capabilities } = session;
   const logLevel = LOGGING_LEVELS.find((l) => l === session.logLevel);
   const call = toolCallOf(body);
@@ -63,20 +74,20 @@ export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, bo
   const progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
 
   const abort = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
+  const stream = deps.streams.open(res, caller, session.id);
+  stream.onAbandoned(() => abort.abort());
+  // A request its client cancelled gets no answer (MCP's cancellation rule); the stream just ends.
+  let cancelled = false;
+  const unwatch = deps.cancels.watch(caller, session.id, id, () => {
+    cancelled = true;
+    abort.abort();
   });
-  // Gone while its request was read: the close above will not come again.
-  if (res.destroyed || res.closed) abort.abort();
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
-  const send = (message: Record<string, unknown>): void => {
-    if (!res.destroyed) res.write(sseEvent({ jsonrpc: '2.0', ...message }));
-  };
+  const send = (message: Record<string, unknown>): void => stream.send({ jsonrpc: '2.0', ...message });
   const onInput = (event: InputRequestEvent): undefined => {
     send({ id: inputRequestId(event.callId, event.key), method: event.method, params: event.params ?? {} });
     return undefined;
   };
-  relay
+  deps.relay
     .call({
       name,
       arguments: args,
@@ -87,18 +98,20 @@ export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, bo
       interaction: { mode: 'push', capabilities, ...(logLevel === undefined ? {} : { logLevel }) },
       onInput,
       onLog: (message) => send({ method: 'notifications/message', params: { level: message.level, ...(message.logger === undefined ? {} : { logger: message.logger }), data: message.data } }),
+      onPause: () => stream.pause(),
       ...(progressToken === undefined
         ? {}
         : { progressToken, onProgress: (p: { progress: number; total?: number; message?: string }) => send({ method: 'notifications/progress', params: { ...p, progressToken } }) }),
     })
     .then(
-      (result) => send({ id, result }),
+      (result) => stream.finish({ jsonrpc: '2.0', id, result }),
       (err: unknown) => {
-        const error = toProtocolError(err, log);
-        send({ id, error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
+        if (cancelled) return stream.end();
+        const error = toProtocolError(err, deps.log);
+        stream.finish({ jsonrpc: '2.0', id, error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
       },
     )
-    .finally(() => res.end());
+    .finally(unwatch);
   return true;
 }
 

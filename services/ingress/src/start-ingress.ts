@@ -24,11 +24,12 @@ import { restRouteOf, serveRest, type RestDeps } from './rest.js';
 import { ALL_SERVERS, scopeOf, serverInPath, type Scope } from './scope.js';
 import { callerOf, credentialOf, type Caller } from './caller.js';
 import { callRouteOf, serveCall, type CallsHttpDeps } from './calls-http.js';
-import { createJobCancels } from './job-cancels.js';
+import { createRequestCancels } from './request-cancels.js';
 import { clientCredentialHeaders } from './upstream-credentials.js';
 import { isJsonObject } from './json-object.js';
 import { clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
 import { resourceOf } from './resource-owner.js';
+import { createResumableStreams } from './resumable-streams.js';
 import { openStreamableSessions, type SessionRecord } from './streamable-sessions.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT, isListenRequest, startResourceUpdates, type ResourceSubscriptionSet } from './resource-updates.js';
 import { observeRequest, serveMetrics } from './telemetry.js';
@@ -77,7 +78,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const subjects = createSubjects(config.settings.subjectRoot);
   const servers = await startServerDirectory(nc, config, log);
   const keys = await startKeyDirectory(nc, config, log, (ref) => servers.resolveRef(ref));
-  const cancels = createJobCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
+  const cancels = createRequestCancels(nc, subjects, (who, taskId, reason) => bus.cancelTask(who, taskId, reason), log);
   const untracked = createCallRelay(config, servers, bus, cancels, log);
   // Calls on legacy SSE sessions outlive their 202-answered POSTs; drain waits for them too.
   let calls = 0;
@@ -114,6 +115,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   const callsHttp: CallsHttpDeps = { bus, waitMs: settings.taskMaxTtlMs, log };
   const sessions = await openStreamableSessions(nc, subjects, log);
   const sessionStreams = createSessionStreams(settings.maxSseSessions);
+  const callStreams = createResumableStreams(nc, subjects, settings.streamResumeWindowMs, log);
   const legacy = createLegacySse({
     nc,
     subjects,
@@ -199,7 +201,12 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         res.writeHead(200).end();
         return;
       }
-      if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) return openSessionStream(res, caller.sessionId, caller);
+      if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) {
+        // A call stream's client reconnecting: the events it missed, from the replica holding the call.
+        const lastEventId = req.headers['last-event-id'];
+        if (typeof lastEventId === 'string' && callStreams.resume(res, lastEventId, caller, caller.sessionId)) return;
+        return openSessionStream(res, caller.sessionId, caller);
+      }
     }
     if (req.method !== 'POST') return callerOfRequest.run(caller, () => mcp(req, res));
     let body: unknown;
@@ -232,7 +239,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         await sessions.setLogLevel(caller.sessionId, caller.owner, level);
         return sendJson(res, 200, { jsonrpc: '2.0', id: body['id'] ?? null, result: {} });
       }
-      if (session !== undefined && (declaresInputCapability(session.capabilities) || session.logLevel !== undefined) && tryInteractiveCall(req, res, body, caller, session, relay, log)) return;
+      if (session !== undefined && caller.sessionId !== undefined && (declaresInputCapability(session.capabilities) || session.logLevel !== undefined) && tryInteractiveCall(req, res, body, caller, { ...session, id: caller.sessionId }, { relay, streams: callStreams, cancels, log })) return;
     }
     // A stateless 2025 client's cancel of a job call it waits for: whichever replica holds it acts.
     if (!caller.modern && isJsonObject(body) && body['method'] === 'notifications/cancelled' && isJsonObject(body['params']))
@@ -437,6 +444,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     for (const timer of pendingChanges.values()) clearTimeout(timer);
     cancels.close();
     sessionStreams.close();
+    callStreams.close();
     sessions.close();
     await legacy.close();
     await handler.close();

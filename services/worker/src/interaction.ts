@@ -1,7 +1,7 @@
 import { apiKeyHeaders, busRequest, decodeBody, encodeJson, type Msg, type NatsConnection } from '@mcpbus/bus';
 import type { McpbusConfig } from '@mcpbus/config';
 import { createSeal } from '@mcpbus/access';
-import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type CancelMessage, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
+import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type CallStreamPaused, type CancelMessage, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
 import type { InputAsker } from '@mcpbus/upstream';
 import type { Logger } from 'pino';
 
@@ -46,6 +46,8 @@ export interface PushAsker {
   ask: InputAsker;
   /** Passes an upstream log message (`notifications/message` params) on to the caller. */
   log(params: Record<string, unknown>): void;
+  /** Tells the caller's ingress that the upstream paused the call's stream (it closes the client's likewise). */
+  pause(): void;
   close(): void;
 }
 
@@ -115,6 +117,10 @@ export function createPushAsker(nc: NatsConnection, subjects: Subjects, callId: 
       const level = params['level'];
       if (typeof level !== 'string' || !(LOGGING_LEVELS as readonly string[]).includes(level)) return;
       const event: CallLogEvent = { v: 1, callId, level: level as LoggingLevel, ...(typeof params['logger'] === 'string' ? { logger: params['logger'].slice(0, 256) } : {}), ...('data' in params ? { data: params['data'] } : {}) };
+      nc.publish(subjects.callInput(callId), encodeJson(event));
+    },
+    pause() {
+      const event: CallStreamPaused = { v: 1, callId, paused: true };
       nc.publish(subjects.callInput(callId), encodeJson(event));
     },
     close() {

@@ -151,7 +151,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       try {
         const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
           const logLevel = req.interaction?.logLevel;
-          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, passThrough: false, owner, legacyClient: true, ...(logLevel === undefined ? {} : { logLevel, onLog: (params: Record<string, unknown>) => asker.log(params) }) });
+          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, onPause: () => asker.pause(), passThrough: false, owner, legacyClient: true, ...(logLevel === undefined ? {} : { logLevel, onLog: (params: Record<string, unknown>) => asker.log(params) }) });
           return 'result' in done ? done.result : {};
         });
         return outcome;
