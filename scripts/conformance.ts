@@ -1,17 +1,20 @@
-// `pnpm conformance [--scenario NAME] [--suite all] [--markdown FILE] [--out DIR]`: the official MCP
-// conformance suite's server scenarios against the reference server directly and through mcpbus,
-// printed side by side. Exits 1 when a scenario that passes directly fails through mcpbus and is
-// not a documented gap (scripts/conformance/gaps.ts), or when a documented gap has closed.
-// Needs NATS (JetStream) and Redis on their default ports, as the e2e tests do.
+// `pnpm conformance [--scenario NAME] [--suite all] [--reference-url URL] [--markdown FILE] [--out DIR]`:
+// the official MCP conformance suite's server scenarios against the reference server directly and
+// through mcpbus, printed side by side. Exits 1 when a scenario that passes directly fails through
+// mcpbus and is not a documented gap (scripts/conformance/gaps.ts), or when a documented gap has
+// closed. Needs NATS (JetStream) and Redis on their default ports, as the e2e tests do.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { judge, KNOWN_GAPS } from './conformance/gaps.js';
 import { runConformance, type ConformanceRun, type ScenarioOutcome } from './conformance/run.js';
 
-const USAGE = `usage: pnpm conformance [--scenario NAME] [--suite all|active|pending|draft] [--markdown FILE] [--out DIR] [--verbose]
+const USAGE = `usage: pnpm conformance [--scenario NAME] [--suite all|active|pending|draft] [--reference-url URL] [--markdown FILE] [--out DIR] [--verbose]
 
   --scenario NAME   run one scenario only
   --suite SUITE     the conformance CLI's --suite (default all)
+  --reference-url URL
+                    use the MCP server already running at URL as the reference (direct run, and
+                    mcpbus's only upstream) instead of starting scripts/conformance/reference-server.ts
   --markdown FILE   also write the table as Markdown (the one in docs/conformance.md)
   --out DIR         keep each run's checks.json files under DIR/direct and DIR/mcpbus
   --verbose         list the failed checks of every scenario that fails through mcpbus`;
@@ -52,6 +55,7 @@ async function main(): Promise<number> {
       options: {
         scenario: { type: 'string' },
         suite: { type: 'string' },
+        'reference-url': { type: 'string' },
         markdown: { type: 'string' },
         out: { type: 'string' },
         verbose: { type: 'boolean' },
@@ -70,6 +74,7 @@ async function main(): Promise<number> {
   const run = await runConformance({
     ...(values.scenario !== undefined && { scenario: values.scenario }),
     ...(values.suite !== undefined && { suite: values.suite }),
+    ...(values['reference-url'] !== undefined && { referenceUrl: values['reference-url'] }),
     ...(values.out !== undefined && { outputDir: values.out }),
     log: (line) => process.stdout.write(`${line}\n`),
   });

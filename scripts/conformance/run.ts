@@ -63,6 +63,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Keep each run's `checks.json` files in this directory instead of a temporary one. */
   outputDir?: string;
+  /**
+   * An already-running reference server's MCP endpoint (e.g. the suite's own everything-server),
+   * used instead of starting the in-repo one: the direct run goes to it and mcpbus mounts it.
+   */
+  referenceUrl?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -124,7 +129,10 @@ function readOutcomes(outputDir: string): Map<string, ScenarioOutcome> {
 
 const MISSING: ScenarioOutcome = { verdict: 'missing', passed: 0, failed: 0, warnings: 0, failedChecks: [], failures: ['the scenario did not run'] };
 
-/** Starts the reference server and mcpbus, runs the suite against both, and stops everything. */
+/**
+ * Starts the reference server (unless `referenceUrl` names one) and mcpbus, runs the suite against
+ * both, and stops what it started.
+ */
 export async function runConformance(options: RunOptions = {}): Promise<ConformanceRun> {
   const log = options.log ?? ((): void => {});
   const started = Date.now();
@@ -132,15 +140,19 @@ export async function runConformance(options: RunOptions = {}): Promise<Conforma
   let reference: ReferenceServerHandle | undefined;
   let gateway: TestGateway | undefined;
   try {
-    reference = await startReferenceServer();
+    let referenceUrl = options.referenceUrl;
+    if (referenceUrl === undefined) {
+      reference = await startReferenceServer();
+      referenceUrl = reference.url;
+    }
     // No master key: the suite's client sends no headers of its own.
-    gateway = await startGateway({ servers: { [SERVER_NAME]: { url: reference.url } }, masterKey: null });
+    gateway = await startGateway({ servers: { [SERVER_NAME]: { url: referenceUrl } }, masterKey: null });
     const throughMcpbus = gateway.url.replace(/\/mcp$/, `/mcp/${SERVER_NAME}`);
-    log(`reference server ${reference.url}; through mcpbus ${throughMcpbus} (subject root ${gateway.config.settings.subjectRoot})`);
+    log(`reference server ${referenceUrl}${reference === undefined ? ' (external)' : ''}; through mcpbus ${throughMcpbus} (subject root ${gateway.config.settings.subjectRoot})`);
     const directDir = join(work, 'direct');
     const mcpbusDir = join(work, 'mcpbus');
     log('running the suite against the reference server…');
-    await runSuite(reference.url, directDir, options);
+    await runSuite(referenceUrl, directDir, options);
     log('running the suite through mcpbus…');
     await runSuite(throughMcpbus, mcpbusDir, options);
     const direct = readOutcomes(directDir);
