@@ -39,6 +39,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && JSON.stringify(value).length <= 16_384;
 }
 
+/** The upstream answered, but not in MCP: a result that fails the SDK's checks, or a body that is not JSON. */
+function isMalformedAnswer(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
+    if (current instanceof SyntaxError || (current instanceof SdkError && current.code === SdkErrorCode.InvalidResult)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 export function upstreamFailure(server: string, err: unknown, context: { timeoutMs: number; aborted: boolean }): McpbusError {
   if (err instanceof McpbusError) return err;
   if (context.aborted) return new McpbusError(ErrorCode.Cancelled, `call to upstream server "${server}" was cancelled`, { cause: err });
@@ -48,6 +58,8 @@ export function upstreamFailure(server: string, err: unknown, context: { timeout
       data: { server, jsonRpcCode: err.code, ...(isPlainObject(err.data) ? { upstreamData: err.data } : {}) },
       cause: err,
     });
+  if (isMalformedAnswer(err))
+    return new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" answered with something that is not valid MCP: ${reasonOf(err)}`, { data: { server }, cause: err });
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout)
     return new McpbusError(ErrorCode.UpstreamTimeout, `upstream server "${server}" did not answer within ${context.timeoutMs} ms`, { data: { server }, cause: err });
   return new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server}" is unavailable: ${reasonOf(err)}`, { data: { server }, cause: err });

@@ -161,6 +161,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   }));
   const progressRoutes = new Map<string, (progress: UpstreamProgress) => void>();
   let verdict: PriorDiscovery | undefined;
+  let warnedResultType = false;
   let next = 0;
   let closed = false;
   const resources = createUpstreamSubscriptions({
@@ -192,7 +193,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       await client.close().catch(() => undefined);
       throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
     }
-    interceptProgress(client);
+    interceptMessages(client);
     const detected: ProtocolEra = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
     if (verdict === undefined) {
       const discover = client.getDiscoverResult();
@@ -216,16 +217,25 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   }
 
   /**
-   * Progress is taken off the transport as it arrives, before the SDK sees it. The SDK would
-   * route it a microtask later and drop the last update when the result arrives in the same
-   * chunk (typescript-sdk#2580); reading it here keeps every update, in order, ahead of the
-   * result.
+   * Two things are taken off the transport as they arrive, before the SDK sees them.
+   * - Progress: the SDK would route it a microtask later and drop the last update when the result
+   *   arrives in the same chunk (typescript-sdk#2580); reading it here keeps every update, in
+   *   order, ahead of the result.
+   * - A 2026-era result without `resultType`: servers on the 1.x SDK that speak 2026-07-28 (the
+   *   conformance suite's own reference server among them) leave it out of `tools/call` results,
+   *   which the SDK then refuses outright. Such a result is what the field's absence means for
+   *   every earlier revision, a complete one, so it is marked so (and logged once per server).
    */
-  function interceptProgress(client: Client): void {
+  function interceptMessages(client: Client): void {
     const transport = client.transport;
     const inner = transport?.onmessage;
     if (transport === undefined || inner === undefined) return;
     transport.onmessage = (message, extra) => {
+      if ('result' in message && typeof message.result === 'object' && message.result !== null && !('resultType' in message.result) && !('inputRequests' in message.result) && client.getProtocolEra() === 'modern') {
+        if (!warnedResultType) log.warn({ where: describeServer(server) }, 'upstream omits resultType from 2026-07-28 results; taking them as complete');
+        warnedResultType = true;
+        (message.result as Record<string, unknown>)['resultType'] = 'complete';
+      }
       if ('method' in message && message.method === 'notifications/progress' && message.params !== undefined) {
         const params = message.params as Record<string, unknown>;
         const route = typeof params['progressToken'] === 'string' ? progressRoutes.get(params['progressToken']) : undefined;
@@ -360,7 +370,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       await client.close().catch(() => undefined);
       throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
     }
-    interceptProgress(client);
+    interceptMessages(client);
     // The caller's logging/setLevel, for this session only (2025 era; a 2026 upstream takes it per request).
     if (logLevel !== undefined && client.getServerCapabilities()?.logging !== undefined && client.getProtocolEra() !== 'modern') {
       await client.setLoggingLevel(logLevel as never).catch((err: unknown) => log.debug({ err: messageOf(err) }, 'upstream refused logging/setLevel'));
