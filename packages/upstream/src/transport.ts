@@ -41,6 +41,38 @@ function resumeObservingFetch(base: typeof fetch, onResume: (lastEventId: string
   };
 }
 
+const isJsonText = (line: string): boolean => {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * `fetch`, reading a POST's `application/json` answer that holds several JSON-RPC messages, one
+ * per line, as the event stream it should have been. Servers on the 1.x SDK answer 2026-07-28
+ * requests this way when they send a notification before the result (the conformance suite's own
+ * reference server does); the SDK would fail to parse the body and lose the result. Any other
+ * body is passed on as it came.
+ */
+function lineDelimitedTolerantFetch(base: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await base(input, init);
+    if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || response.status !== 200 || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+    const text = await response.text();
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    const headers = new Headers(response.headers);
+    // The body is read (and decoded) here: its length and encoding no longer describe it.
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    if (lines.length < 2 || !lines.every(isJsonText)) return new Response(text, { status: response.status, statusText: response.statusText, headers });
+    headers.set('content-type', 'text/event-stream');
+    return new Response(lines.map((line) => `event: message\ndata: ${line.trim()}\n\n`).join(''), { status: response.status, statusText: response.statusText, headers });
+  };
+}
+
 /**
  * A fresh transport for one upstream session. A stdio child gets the default safe environment
  * plus the server's `env`; its stderr is read line by line into debug logs so a chatty child
@@ -74,6 +106,6 @@ export function createTransport(server: ServerConfig, log: Logger, hooks: Transp
   // on the address each connection actually uses (so DNS rebinding cannot slip past it).
   const guarded = server.ssrfAllowlist === undefined ? undefined : guardedFetch({ allow: server.ssrfAllowlist });
   if (server.transport === 'sse') return new SSEClientTransport(url, { requestInit, ...(guarded === undefined ? {} : { fetch: guarded }) });
-  const observed = hooks.onResume === undefined ? guarded : resumeObservingFetch(guarded ?? fetch, hooks.onResume);
-  return new StreamableHTTPClientTransport(url, { requestInit, ...(observed === undefined ? {} : { fetch: observed }) });
+  const tolerant = lineDelimitedTolerantFetch(guarded ?? fetch);
+  return new StreamableHTTPClientTransport(url, { requestInit, fetch: hooks.onResume === undefined ? tolerant : resumeObservingFetch(tolerant, hooks.onResume) });
 }
