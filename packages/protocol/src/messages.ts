@@ -160,6 +160,12 @@ export interface ResumeRequest {
   v: 1;
   callId: string;
   inputResponses: Record<string, unknown>;
+  /**
+   * The retry's own call id, when its client wants progress: the parked call's progress is
+   * published on that call's events subject from now on, numbered from 1, and the reply's
+   * `events` counts them.
+   */
+  progressCallId?: string;
   deadlineAt: number;
 }
 
@@ -535,7 +541,7 @@ export const SCHEMAS = Object.freeze({
     $id: 'https://mcpbus.dev/schemas/v1/resume-request.json',
     type: 'object',
     required: ['v', 'callId', 'inputResponses', 'deadlineAt'],
-    properties: { v: { const: 1 }, callId, inputResponses: { type: 'object', maxProperties: 64 }, deadlineAt },
+    properties: { v: { const: 1 }, callId, inputResponses: { type: 'object', maxProperties: 64 }, progressCallId: callId, deadlineAt },
     additionalProperties: false,
   },
   ResultEvent: {

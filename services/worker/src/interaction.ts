@@ -3,6 +3,7 @@ import type { McpbusConfig } from '@mcpbus/config';
 import { createSeal } from '@mcpbus/access';
 import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type CancelMessage, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
 import type { InputAsker } from '@mcpbus/upstream';
+import type { ParkedProgress } from './parked-progress.js';
 import type { Logger } from 'pino';
 
 /**
@@ -137,15 +138,17 @@ export type ParkedStep = { result: Record<string, unknown> } | { inputRequired: 
 export interface ParkedCall {
   /** Asks the client through `input_required` rounds. */
   readonly ask: InputAsker;
+  /** Where the call's progress goes: to the request that answered the latest round. */
+  readonly progress: ParkedProgress;
   /** The call's next step: the upstream's next request, its result, or its failure. */
   next(waitMs: number): Promise<ParkedStep>;
-  /** The client's answers to the last round. */
-  answer(inputResponses: Record<string, unknown>): void;
+  /** The client's answers to the last round, from request `progressCallId` if it wants the call's progress. */
+  answer(inputResponses: Record<string, unknown>, progressCallId?: string): void;
   /** The upstream call ended. */
   settle(step: { result: Record<string, unknown> } | { error: McpbusError }): void;
 }
 
-export function createParkedCall(stateOf: (requests: InputRequests) => string, inputWaitMs: number, onAbandoned: (reason: McpbusError) => void): ParkedCall {
+export function createParkedCall(stateOf: (requests: InputRequests) => string, inputWaitMs: number, progress: ParkedProgress, onAbandoned: (reason: McpbusError) => void): ParkedCall {
   const steps: ParkedStep[] = [];
   let wake: (() => void) | undefined;
   let pending: { keys: string[]; resolve: (answers: Record<string, unknown>) => void; reject: (err: McpbusError) => void; timer: NodeJS.Timeout } | undefined;
@@ -154,6 +157,7 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
     wake?.();
   };
   return {
+    progress,
     ask(requests) {
       // One round at a time: a second request while the client has the first is refused (the
       // upstream hears an error for it), rather than lost.
@@ -187,11 +191,13 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
       }
       return steps.shift() as ParkedStep;
     },
-    answer(inputResponses) {
+    answer(inputResponses, progressCallId) {
       if (pending === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this call is not waiting for input (the requestState was used already)');
       const { keys, resolve, timer } = pending;
       pending = undefined;
       clearTimeout(timer);
+      // Before the upstream hears the answers: what it reports next belongs to this request.
+      progress.follow(progressCallId);
       const answers: Record<string, unknown> = {};
       for (const key of keys) answers[key] = inputResponses[key];
       resolve(answers);
@@ -213,22 +219,26 @@ export interface ParkedCalls {
   /** Serves `calls.<callId>.resume` for `parked` (answers only `owner`); returns the way to stop. */
   park(callId: string, owner: string, parked: ParkedCall, abort: AbortController): () => void;
   /**
-   * A 2026 client's answers for parked call `callId`, wherever it is; its next step comes back.
-   * The retry's `signal` aborting (its client closed the stream: a cancel) cancels the parked call.
+   * A 2026 client's answers for parked call `retry.callId`, wherever it is; its next
+   * step comes back, after `events` progress events published for `retry.progressCallId`. The
+   * retry's `signal` aborting (its client closed the stream: a cancel) cancels the parked call.
    */
-  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, key: string | undefined, signal?: AbortSignal): Promise<ParkedStep>;
+  resume(retry: ResumeTarget, waitMs: number, key: string | undefined, signal?: AbortSignal): Promise<{ step: ParkedStep; events: number }>;
   /** Ends every parked call of this worker (shutdown). */
   close(): void;
 }
+
+/** What a retry of a parked call names: the call, its answers, and the request that wants the progress. */
+export type ResumeTarget = Omit<ResumeRequest, 'v' | 'deadlineAt'>;
 
 /** How long a resumed call's next step may take beyond the asker's deadline, for the reply to travel. */
 const RESUME_MARGIN_MS = 50;
 
 export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerOf: (msg: Msg) => string, log: Logger): ParkedCalls {
   const parkedHere = new Map<string, { abort: AbortController; stop: () => void }>();
-  const replyOf = (step: ParkedStep): Record<string, unknown> => {
+  const replyOf = (step: ParkedStep, events: number): Record<string, unknown> => {
     if ('error' in step) return { ok: false, error: step.error.toBody() };
-    return 'result' in step ? { ok: true, result: step.result, events: 0 } : { ok: true, inputRequired: step.inputRequired, events: 0 };
+    return 'result' in step ? { ok: true, result: step.result, events } : { ok: true, inputRequired: step.inputRequired, events };
   };
   return {
     park(callId, owner, parked, abort) {
@@ -240,7 +250,7 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
             try {
               if (ownerOf(msg) !== owner) throw new McpbusError(ErrorCode.InvalidParams, 'Invalid requestState: it was not issued for this key');
               const request = decodeBody<ResumeRequest>(msg.data, 'ResumeRequest');
-              parked.answer(request.inputResponses);
+              parked.answer(request.inputResponses, request.progressCallId);
               step = await parked.next(Math.max(1, request.deadlineAt - Date.now() - RESUME_MARGIN_MS));
               // Nobody will read what the call does next: it is stopped, and its outcome is unknown.
               if ('error' in step && step.error.code === ErrorCode.Timeout) {
@@ -250,7 +260,8 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
             } catch (error: unknown) {
               step = { error: error instanceof McpbusError ? error : new McpbusError(ErrorCode.Internal, 'resuming the call failed') };
             }
-            msg.respond(encodeJson(replyOf(step)));
+            // Counted now: every progress event of this request was published before its reply.
+            msg.respond(encodeJson(replyOf(step, parked.progress.published())));
           })().catch((error: unknown) => log.warn({ callId, err: error instanceof Error ? error.message : String(error) }, 'resume failed'));
         },
       });
@@ -268,8 +279,9 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
       parkedHere.set(callId, { abort, stop });
       return stop;
     },
-    async resume(callId, inputResponses, waitMs, key, signal) {
-      const body: ResumeRequest = { v: 1, callId, inputResponses, deadlineAt: Date.now() + waitMs };
+    async resume(retry, waitMs, key, signal) {
+      const { callId } = retry;
+      const body: ResumeRequest = { v: 1, ...retry, deadlineAt: Date.now() + waitMs };
       const headers = apiKeyHeaders(key);
       const cancel = (): void => {
         const message: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
@@ -278,8 +290,9 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
       signal?.addEventListener('abort', cancel, { once: true });
       try {
         const reply = (await busRequest<Record<string, unknown>>(nc, subjects.callResume(callId), body, { timeoutMs: waitMs, what: 'the call waiting for this input', ...(headers === undefined ? {} : { headers }) })) as unknown as Record<string, unknown>;
-        if (reply['inputRequired'] !== undefined) return { inputRequired: reply['inputRequired'] as InputRequired };
-        return { result: (reply['result'] ?? {}) as Record<string, unknown> };
+        const events = typeof reply['events'] === 'number' ? reply['events'] : 0;
+        if (reply['inputRequired'] !== undefined) return { step: { inputRequired: reply['inputRequired'] as InputRequired }, events };
+        return { step: { result: (reply['result'] ?? {}) as Record<string, unknown> }, events };
       } catch (err: unknown) {
         if (err instanceof McpbusError && err.code === ErrorCode.NoWorkers)
           throw new McpbusError(ErrorCode.InvalidParams, 'The call waiting for this input is gone (it waited longer than input_timeout_ms, or its worker stopped); call the tool again');
