@@ -45,4 +45,29 @@ describe('parked calls', () => {
     expect(responseOf(retry).result?.['content']).toEqual([{ type: 'text', text: 'done after 3 steps' }]);
     expect(progressOf(retry)).toEqual([1, 2, 3].map((step) => ({ progressToken: 'retry', progress: step, total: 3, message: `step ${step}/3` })));
   });
+
+  it('refuse a requestState of an earlier round, or one used already, and go on with the current round', async () => {
+    const name = 'legacy-ask';
+    const args = { question: 'Which?', rounds: 2 };
+    const retry = (url: string, state: string, key: string, answer: string) =>
+      modernRpc(url, gateway.headers, 'tools/call', { name, arguments: args, inputResponses: { [key]: accept({ answer }) }, requestState: state }, { name, capabilities }).then(responseOf);
+    const first = await firstRound(gateway.urls[0] as string, name, args);
+    const second = (await retry(gateway.urls[1] as string, first.state, first.keys[0] as string, 'one')).result;
+    expect(second?.['resultType']).toBe('input_required');
+    const secondState = second?.['requestState'] as string;
+    const [secondKey] = Object.keys(second?.['inputRequests'] as Record<string, unknown>);
+
+    // The first round's state again, with the key it asked: refused, and the call waits on.
+    const replayed = await retry(gateway.urls[0] as string, first.state, first.keys[0] as string, 'replayed');
+    expect(replayed.error?.code).toBe(-32602);
+    expect(replayed.error?.message).toMatch(/^Stale requestState: it is for input round 1 of this call, which is at round 2 now/);
+
+    const done = await retry(gateway.urls[1] as string, secondState, secondKey as string, 'two');
+    const { answers } = JSON.parse((done.result?.['content'] as { text: string }[])[0]?.text ?? '{}') as { answers: Record<string, { content: { answer: string } }> };
+    expect(Object.values(answers).map((a) => a.content.answer)).toEqual(['one', 'two']);
+
+    const again = await retry(gateway.urls[0] as string, secondState, secondKey as string, 'again');
+    expect(again.error?.code).toBe(-32602);
+    expect(again.error?.message).toMatch(/^Stale requestState: input round 2 of this call was answered already/);
+  });
 });

@@ -105,7 +105,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
     if (state.k === 'park')
-      return deps.interaction.resume({ callId: state.c, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal);
+      return deps.interaction.resume({ callId: state.c, round: state.r, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal);
     resume = { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) };
   }
 
@@ -183,7 +183,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     signal.addEventListener('abort', onCallerAbort, { once: true });
     const progress = createParkedProgress((event) => deps.publishProgress(event), req.callId, req.progress);
     const parked = createParkedCall(
-      () => deps2.states.seal(owner, { k: 'park', s: server.name, t: entry.upstreamName, c: req.callId, x: Date.now() + deps2.inputWaitMs }),
+      (round) => deps2.states.seal(owner, { k: 'park', s: server.name, t: entry.upstreamName, c: req.callId, r: round, x: Date.now() + deps2.inputWaitMs }),
       deps2.inputWaitMs,
       progress,
       (reason) => abort.abort(reason),
