@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
-import { modernRpc, progressOf, responseOf } from '../harness/raw-mcp.js';
+import { legacyRpc, modernRpc, progressOf, responseOf } from '../harness/raw-mcp.js';
+import { eventually } from '../harness/wait.js';
 
 // Parked calls: a 2026-07-28 client calls a tool of a 2025-era upstream (the fixture over stdio,
 // pinned to 2025-11-25) that asks for input. The upstream call waits in one worker on the request
@@ -26,8 +27,8 @@ const capabilities = { elicitation: { form: {} } };
 const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
 
 /** The first request of a call; its input_required round's requestState and request keys. */
-async function firstRound(url: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}) {
-  const messages = await modernRpc(url, gateway.headers, 'tools/call', { name, arguments: args, _meta: meta }, { name, capabilities });
+async function firstRound(url: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}, headers = gateway.headers) {
+  const messages = await modernRpc(url, headers, 'tools/call', { name, arguments: args, _meta: meta }, { name, capabilities });
   const result = responseOf(messages).result;
   expect(result?.['resultType']).toBe('input_required');
   return { messages, state: result?.['requestState'] as string, keys: Object.keys(result?.['inputRequests'] as Record<string, unknown>) };
@@ -69,5 +70,34 @@ describe('parked calls', () => {
     const again = await retry(gateway.urls[0] as string, secondState, secondKey as string, 'again');
     expect(again.error?.code).toBe(-32602);
     expect(again.error?.message).toMatch(/^Stale requestState: input round 2 of this call was answered already/);
+  });
+});
+
+describe('a parked call and max_concurrent_calls', () => {
+  let narrow: TestGateway;
+  beforeAll(async () => {
+    narrow = await startGateway({
+      servers: { narrow: fixtureStdio({ spec_version: '2025-11-25', max_concurrent_calls: 1, max_queued_calls: 0 }) },
+      inProcess: 'max_concurrent_calls is kept per worker: the call that must find no free slot has to reach the worker holding the parked call',
+    });
+  });
+  afterAll(async () => {
+    await narrow?.close();
+  });
+
+  it('holds its slot while its upstream call lives, and its retry takes none', async () => {
+    const name = 'narrow-ask';
+    const echo = () => legacyRpc(narrow.url, narrow.headers, 'tools/call', { name: 'narrow-echo', arguments: { text: 'x' } }).then(responseOf);
+    const first = await firstRound(narrow.url, name, {}, {}, narrow.headers);
+
+    // The upstream call waits for the client, in the server's one slot.
+    const refused = await echo();
+    expect(refused.error?.code).toBe(-32012);
+    expect(refused.error?.message).toContain('upstream server "narrow" has 1 calls running and 0 waiting');
+
+    // The retry reaches the call without waiting for that slot, and the call ends.
+    const retry = await modernRpc(narrow.url, narrow.headers, 'tools/call', { name, arguments: {}, inputResponses: { [first.keys[0] as string]: accept({ answer: 'done' }) }, requestState: first.state }, { name, capabilities });
+    expect(JSON.stringify(responseOf(retry).result)).toContain('\\"answer\\":\\"done\\"');
+    await eventually(async () => expect((await echo()).result?.['content']).toEqual([{ type: 'text', text: 'x' }]), { timeoutMs: 5_000 });
   });
 });

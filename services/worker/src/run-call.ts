@@ -2,7 +2,7 @@ import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, declaresInputCapability, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
-import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CallSlot, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
 import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates, type ResumeTarget } from './interaction.js';
 import { createParkedProgress } from './parked-progress.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -104,6 +104,8 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
+    // Takes no upstream slot: the parked call holds its own while it lives, and one taken here
+    // could wait on the very call it resumes.
     if (state.k === 'park')
       return deps.interaction.resume({ callId: state.c, round: state.r, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal);
     resume = { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) };
@@ -143,7 +145,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   });
   const interaction = deps.interaction;
   let parkedOutcome: CallOutcome | undefined;
-  const call = async (): Promise<Record<string, unknown>> => {
+  const call = async (slot?: CallSlot): Promise<Record<string, unknown>> => {
     // A retry with a requestState goes the interactive way even without capabilities: its answers must reach the upstream.
     if (interaction === undefined || (req.requestState === undefined && (req.interaction === undefined || !isInteractive(req)))) {
       return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
@@ -172,11 +174,14 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       parkedOutcome = { inputRequired: { inputRequests, requestState: sealed }, events: seq };
       return {};
     }
-    parkedOutcome = await park(capabilities);
+    parkedOutcome = await park(capabilities, slot);
     return 'result' in parkedOutcome ? parkedOutcome.result : {};
   };
-  /** Runs the call in the background on a session of its own; its client answers by retrying. */
-  const park = async (capabilities: Record<string, unknown>): Promise<CallOutcome> => {
+  /**
+   * Runs the call in the background on a session of its own; its client answers by retrying. It
+   * keeps its upstream slot (`slot`) until the upstream call ends, however many rounds that takes.
+   */
+  const park = async (capabilities: Record<string, unknown>, slot: CallSlot | undefined): Promise<CallOutcome> => {
     const deps2 = interaction as CallInteractionDeps;
     const abort = new AbortController();
     const onCallerAbort = (): void => abort.abort(signal.reason);
@@ -188,6 +193,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       progress,
       (reason) => abort.abort(reason),
     );
+    const freeSlot = slot?.keep() ?? ((): void => undefined);
     const unpark = deps2.park(parked, abort);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
@@ -196,8 +202,9 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {
       signal.removeEventListener('abort', onCallerAbort);
-      // The caller's credential sessions were in use until now.
+      // The caller's credential sessions, and the upstream slot, were in use until now.
       release();
+      freeSlot();
       // Kept until its last step was handed out (or nobody came for it).
       setTimeout(unpark, deps2.inputWaitMs).unref();
     });
