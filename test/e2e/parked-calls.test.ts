@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureStdio, startGateway, type TestGateway } from '../harness/gateway.js';
-import { legacyRpc, modernRpc, progressOf, responseOf } from '../harness/raw-mcp.js';
+import { FIXTURE_MAIN } from '../harness/paths.js';
+import { legacyRpc, modernRpc, modernRpcStream, progressOf, responseOf } from '../harness/raw-mcp.js';
 import { eventually } from '../harness/wait.js';
 
 // Parked calls: a 2026-07-28 client calls a tool of a 2025-era upstream (the fixture over stdio,
@@ -8,11 +12,14 @@ import { eventually } from '../harness/wait.js';
 // it pushed; each retry of the client, with its answers and the requestState it was given, reaches
 // that call over NATS from whichever ingress and worker it lands on.
 
+let stateDir: string;
 let gateway: TestGateway;
 
 beforeAll(async () => {
+  // The fixture's counters live here, where every stdio child (each parked call has one) and this test see them.
+  stateDir = mkdtempSync(join(tmpdir(), 'mcpbus-parked-'));
   gateway = await startGateway({
-    servers: { legacy: fixtureStdio({ spec_version: '2025-11-25' }) },
+    servers: { legacy: fixtureStdio({ args: ['--import', 'tsx', FIXTURE_MAIN, '--stdio', '--state-dir', stateDir], spec_version: '2025-11-25' }) },
     ingresses: 2,
     workers: 2,
     settings: { input_timeout_ms: 10_000 },
@@ -21,10 +28,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close();
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 const capabilities = { elicitation: { form: {} } };
 const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
+/** A counter of the fixture (`<counter>_finished`, `<counter>_cancelled`), read from its state directory. */
+const counter = (name: string): number => {
+  try {
+    return Number(readFileSync(join(stateDir, name), 'utf8'));
+  } catch {
+    return 0;
+  }
+};
 
 /** The first request of a call; its input_required round's requestState and request keys. */
 async function firstRound(url: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}, headers = gateway.headers) {
@@ -70,6 +86,35 @@ describe('parked calls', () => {
     const again = await retry(gateway.urls[0] as string, secondState, secondKey as string, 'again');
     expect(again.error?.code).toBe(-32602);
     expect(again.error?.message).toMatch(/^Stale requestState: input round 2 of this call was answered already/);
+  });
+
+  it('stop the upstream call when the retrying client closes its stream', async () => {
+    const name = 'legacy-ask_then_work';
+    // Ten seconds of work, unless it is stopped.
+    const args = { steps: 100, delayMs: 100, counter: `cancel${Date.now() % 1_000_000}` };
+    const first = await firstRound(gateway.urls[0] as string, name, args);
+    const seen: Record<string, unknown>[] = [];
+    const close = new AbortController();
+    await modernRpcStream(
+      gateway.urls[1] as string,
+      gateway.headers,
+      'tools/call',
+      { name, arguments: args, inputResponses: { [first.keys[0] as string]: accept({ ok: true }) }, requestState: first.state, _meta: { progressToken: 'retry' } },
+      {
+        name,
+        capabilities,
+        signal: close.signal,
+        onMessage: (message) => {
+          seen.push(message);
+          // The upstream is at work on the retry's behalf: the client gives up.
+          if (message['method'] === 'notifications/progress') close.abort();
+        },
+      },
+    );
+    expect(progressOf(seen)).toHaveLength(1);
+    expect(seen.some((m) => 'result' in m || 'error' in m)).toBe(false);
+    await eventually(() => Promise.resolve(expect(counter(`${args.counter}_cancelled`)).toBe(1)), { timeoutMs: 5_000 });
+    expect(counter(`${args.counter}_finished`)).toBe(0);
   });
 });
 
