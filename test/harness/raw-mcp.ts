@@ -36,8 +36,15 @@ export function progressOf(messages: Record<string, unknown>[]): { progress: num
   return messages.filter((m) => m['method'] === 'notifications/progress').map((m) => m['params'] as never);
 }
 
-/** Headers and `_meta` envelope of a 2026-07-28 request; `tasks` declares the Tasks extension. */
-export async function modernRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: { name?: string; tasks?: boolean; capabilities?: Record<string, unknown>; signal?: AbortSignal } = {}): Promise<Record<string, unknown>[]> {
+interface ModernOptions {
+  name?: string;
+  tasks?: boolean;
+  capabilities?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+/** POSTs one 2026-07-28 request (headers and `_meta` envelope; `tasks` declares the Tasks extension). */
+function postModern(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: ModernOptions): Promise<Response> {
   const id = nextId++;
   const capabilities = { ...(options.capabilities ?? {}), ...(options.tasks === true ? { extensions: { 'io.modelcontextprotocol/tasks': {} } } : {}) };
   const meta = {
@@ -46,7 +53,7 @@ export async function modernRpc(url: string, headers: Record<string, string>, me
     'io.modelcontextprotocol/clientInfo': { name: 'raw-test', version: '1.0.0' },
     'io.modelcontextprotocol/clientCapabilities': capabilities,
   };
-  const res = await fetch(url, {
+  return fetch(url, {
     method: 'POST',
     headers: {
       ...headers,
@@ -59,5 +66,38 @@ export async function modernRpc(url: string, headers: Record<string, string>, me
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
+}
+
+/** One 2026-07-28 request; every message of its response, in order. */
+export async function modernRpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: ModernOptions = {}): Promise<Record<string, unknown>[]> {
+  const res = await postModern(url, headers, method, params, options);
   return messagesOf(res.headers.get('content-type'), await res.text());
+}
+
+/**
+ * One 2026-07-28 request whose SSE response is read as it arrives: each message goes to
+ * `onMessage` (which may abort `options.signal`, closing the stream as a client that cancels
+ * does). Resolves when the stream ends, or is closed.
+ */
+export async function modernRpcStream(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>, options: ModernOptions & { onMessage(message: Record<string, unknown>): void }): Promise<void> {
+  const res = await postModern(url, headers, method, params, options);
+  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    for (const message of messagesOf(res.headers.get('content-type'), await res.text())) options.onMessage(message);
+    return;
+  }
+  if (res.body === null) return;
+  const decoder = new TextDecoder();
+  let buffered = '';
+  try {
+    for await (const chunk of res.body) {
+      buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 1);
+        if (line.startsWith('data: ')) options.onMessage(JSON.parse(line.slice('data: '.length)) as Record<string, unknown>);
+      }
+    }
+  } catch (err: unknown) {
+    if (options.signal?.aborted !== true) throw err;
+  }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 
 /**
@@ -8,7 +9,7 @@ import { inputRequired, type CallToolResult, type InputRequiredResult, type Serv
  */
 export interface InteractiveTool {
   definition: Tool;
-  run(args: Record<string, unknown>, ctx: ServerContext, env: { logLevel?(): string | undefined }): Promise<CallToolResult | InputRequiredResult>;
+  run(args: Record<string, unknown>, ctx: ServerContext, env: { logLevel?(): string | undefined; touch(name: string): number }): Promise<CallToolResult | InputRequiredResult>;
 }
 
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
@@ -72,6 +73,45 @@ export const INTERACTIVE_TOOLS: readonly InteractiveTool[] = [
         );
       }
       return Promise.resolve(text(JSON.stringify({ answers: given })));
+    },
+  },
+  {
+    definition: {
+      name: 'ask_then_work',
+      description:
+        'Reports progress 0, asks the user for a go-ahead (elicitation), then works `steps` steps `delayMs` apart reporting progress, and stops early when cancelled. ' +
+        'With `counter`, bumps counter `<counter>_finished` or `<counter>_cancelled` as it stops (see `touch`): another process sharing the state directory can tell how it ended.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          steps: { type: 'integer', minimum: 0, maximum: 1000, default: 3 },
+          delayMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 50 },
+          counter: { type: 'string', pattern: '^[A-Za-z0-9_]{1,20}$' },
+        },
+      },
+    },
+    run: async (args, ctx, env) => {
+      const steps = typeof args['steps'] === 'number' ? args['steps'] : 3;
+      const delayMs = typeof args['delayMs'] === 'number' ? args['delayMs'] : 50;
+      const counter = typeof args['counter'] === 'string' && /^[A-Za-z0-9_]{1,20}$/.test(args['counter']) ? args['counter'] : undefined;
+      const token = ctx.mcpReq._meta?.progressToken;
+      const progress = async (value: number, message: string): Promise<void> => {
+        if (token !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, total: steps, message } });
+      };
+      if (answers(ctx)['go'] === undefined) {
+        await progress(0, 'asking for a go-ahead');
+        return inputRequired({ inputRequests: { go: inputRequired.elicit({ message: 'Go ahead?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } }) } });
+      }
+      const { signal } = ctx.mcpReq;
+      let done = 0;
+      for (let i = 1; i <= steps && !signal.aborted; i += 1) {
+        await delay(delayMs, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) break;
+        done = i;
+        await progress(i, `step ${i}/${steps}`);
+      }
+      if (counter !== undefined) env.touch(`${counter}_${signal.aborted ? 'cancelled' : 'finished'}`);
+      return text(`done after ${done} steps`);
     },
   },
   {

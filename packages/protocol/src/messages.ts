@@ -202,7 +202,19 @@ export interface InputAnswer {
 export interface ResumeRequest {
   v: 1;
   callId: string;
+  /**
+   * The input round the retry answers (1, 2, …), as its requestState names it: the worker holding
+   * the call refuses any other than the one the call waits on, so an old state is never applied
+   * to a later round.
+   */
+  round: number;
   inputResponses: Record<string, unknown>;
+  /**
+   * The retry's own call id, when its client wants progress: the parked call's progress is
+   * published on that call's events subject from now on, numbered from 1, and the reply's
+   * `events` counts them.
+   */
+  progressCallId?: string;
   deadlineAt: number;
 }
 
@@ -611,8 +623,8 @@ export const SCHEMAS = Object.freeze({
   ResumeRequest: {
     $id: 'https://mcpbus.dev/schemas/v1/resume-request.json',
     type: 'object',
-    required: ['v', 'callId', 'inputResponses', 'deadlineAt'],
-    properties: { v: { const: 1 }, callId, inputResponses: { type: 'object', maxProperties: 64 }, deadlineAt },
+    required: ['v', 'callId', 'round', 'inputResponses', 'deadlineAt'],
+    properties: { v: { const: 1 }, callId, round: { type: 'integer', minimum: 1 }, inputResponses: { type: 'object', maxProperties: 64 }, progressCallId: callId, deadlineAt },
     additionalProperties: false,
   },
   ResultEvent: {

@@ -23,13 +23,22 @@ export interface WaitBound {
   timeoutMessage?: string;
 }
 
+/** The slot a call runs in, for work that outlives the function `run` was given. */
+export interface CallSlot {
+  /**
+   * Keeps the slot taken after `work` returns (a call parked for its client's input goes on
+   * upstream in the background): the returned function frees it, once, when that work ends.
+   */
+  keep(): () => void;
+}
+
 export interface CallLimiter {
   /**
    * Runs `work` once the server has a free slot. Waits in line (FIFO) while it has none; refuses
    * with `overloaded` when the line is full, and stops waiting when `wait.signal` aborts or
-   * `wait.waitMs` pass (`timeout`).
+   * `wait.waitMs` pass (`timeout`). The slot is freed when `work` settles, unless it kept it.
    */
-  run<T>(server: string, limits: CallLimits, wait: WaitBound, work: () => Promise<T>): Promise<T>;
+  run<T>(server: string, limits: CallLimits, wait: WaitBound, work: (slot: CallSlot) => Promise<T>): Promise<T>;
   /** Each server's calls running and waiting, and whether its circuit is open now (for metrics). */
   lanes(): Iterable<LaneState>;
 }
@@ -105,8 +114,24 @@ export function createCallLimiter(): CallLimiter {
         });
         // The slot was handed over by the call that ended: `running` already counts this one.
       }
+      // A slot is handed to the first call in line, or given back.
+      let freed = false;
+      const free = (): void => {
+        if (freed) return;
+        freed = true;
+        const next = lane.waiting.shift();
+        if (next !== undefined) next.start();
+        else lane.running -= 1;
+      };
+      let kept = false;
+      const slot: CallSlot = {
+        keep() {
+          kept = true;
+          return free;
+        },
+      };
       try {
-        const result = await work();
+        const result = await work(slot);
         lane.failures = 0;
         lane.trips = 0;
         return result;
@@ -121,9 +146,7 @@ export function createCallLimiter(): CallLimiter {
         }
         throw err;
       } finally {
-        const next = lane.waiting.shift();
-        if (next !== undefined) next.start();
-        else lane.running -= 1;
+        if (!kept) free();
       }
     },
   };

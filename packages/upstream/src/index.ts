@@ -8,5 +8,5 @@ export { scrubResult } from './scrub-result.js';
 export { type LocalToolContext } from './local-tools.js';
 export { startServerPools, upstreamStates, type ServerPools, type ServerSource, type ServerPoolsOptions, type UpstreamState } from './server-pools.js';
 export { createCredentialPools, type CredentialPools } from './credential-pools.js';
-export { createCallLimiter, type CallLimiter, type CallLimits, type LaneState, type WaitBound } from './call-limiter.js';
+export { createCallLimiter, type CallLimiter, type CallLimits, type CallSlot, type LaneState, type WaitBound } from './call-limiter.js';
 export * from './interactive-call.js';

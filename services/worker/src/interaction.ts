@@ -3,17 +3,18 @@ import type { McpbusConfig } from '@mcpbus/config';
 import { createSeal } from '@mcpbus/access';
 import { ErrorCode, LOGGING_LEVELS, McpbusError, type CallLogEvent, type CallStreamPaused, type CancelMessage, type LoggingLevel, type InputAnswer, type InputRequestEvent, type InputRequests, type InputRequired, type ResumeRequest, type Subjects } from '@mcpbus/protocol';
 import type { InputAsker } from '@mcpbus/upstream';
+import type { ParkedProgress } from './parked-progress.js';
 import type { Logger } from 'pino';
 
 /**
  * What a `requestState` handed to a 2026 client stands for: a round of a 2026-era upstream passed
- * through (`up`, with the upstream's own state), or a call parked on one worker waiting for the
- * client's answers (`park`). Sealed (AES-GCM) and bound to the caller's key, so a client can
- * neither forge nor read one, nor use another caller's.
+ * through (`up`, with the upstream's own state), or input round `r` (1, 2, …) of call `c`, parked
+ * on one worker waiting for the client's answers (`park`). Sealed (AES-GCM) and bound to the
+ * caller's key, so a client can neither forge nor read one, nor use another caller's.
  */
 export type RequestState =
   | { k: 'up'; s: string; t: string; u?: string; x: number }
-  | { k: 'park'; s: string; t: string; c: string; x: number };
+  | { k: 'park'; s: string; t: string; c: string; r: number; x: number };
 
 const STATE_BUCKET = 'mcpbus-request-state';
 
@@ -37,6 +38,8 @@ export function createRequestStates(config: McpbusConfig): RequestStates {
       if (opened === undefined || typeof opened !== 'object' || (opened.k !== 'up' && opened.k !== 'park'))
         throw new McpbusError(ErrorCode.InvalidParams, 'Invalid requestState: it was not issued by this gateway for this key (send back the requestState of the input_required result, unchanged)');
       if (opened.x < Date.now()) throw new McpbusError(ErrorCode.InvalidParams, 'Expired requestState: the input was not given in time; call the tool again');
+      // States sealed before rounds were named (an older mcpbus, during an upgrade) cannot be checked against the call.
+      if (opened.k === 'park' && !(Number.isInteger(opened.r) && opened.r >= 1)) throw new McpbusError(ErrorCode.InvalidParams, 'Invalid requestState: it names no input round (an older gateway issued it); call the tool again');
       return opened;
     },
   };
@@ -141,25 +144,34 @@ export type ParkedStep = { result: Record<string, unknown> } | { inputRequired: 
  * NATS (`calls.<id>.resume`) from whichever worker it reached.
  */
 export interface ParkedCall {
-  /** Asks the client through `input_required` rounds. */
+  /** Asks the client through `input_required` rounds, numbered 1, 2, … */
   readonly ask: InputAsker;
+  /** Where the call's progress goes: to the request that answered the latest round. */
+  readonly progress: ParkedProgress;
   /** The call's next step: the upstream's next request, its result, or its failure. */
   next(waitMs: number): Promise<ParkedStep>;
-  /** The client's answers to the last round. */
-  answer(inputResponses: Record<string, unknown>): void;
+  /**
+   * The client's answers to round `round`, from request `progressCallId` if it wants the call's
+   * progress. Refused unless the call waits for exactly that round: a requestState used already,
+   * or one of an earlier round, must not answer the round the call is in now.
+   */
+  answer(round: number, inputResponses: Record<string, unknown>, progressCallId?: string): void;
   /** The upstream call ended. */
   settle(step: { result: Record<string, unknown> } | { error: McpbusError }): void;
 }
 
-export function createParkedCall(stateOf: (requests: InputRequests) => string, inputWaitMs: number, onAbandoned: (reason: McpbusError) => void): ParkedCall {
+export function createParkedCall(stateOf: (round: number) => string, inputWaitMs: number, progress: ParkedProgress, onAbandoned: (reason: McpbusError) => void): ParkedCall {
   const steps: ParkedStep[] = [];
   let wake: (() => void) | undefined;
+  /** The latest round the upstream asked for (0: none yet). */
+  let round = 0;
   let pending: { keys: string[]; resolve: (answers: Record<string, unknown>) => void; reject: (err: McpbusError) => void; timer: NodeJS.Timeout } | undefined;
   const push = (step: ParkedStep): void => {
     steps.push(step);
     wake?.();
   };
   return {
+    progress,
     ask(requests) {
       // One round at a time: a second request while the client has the first is refused (the
       // upstream hears an error for it), rather than lost.
@@ -173,8 +185,9 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
           onAbandoned(reason);
         }, inputWaitMs);
         timer.unref();
+        round += 1;
         pending = { keys: Object.keys(requests), resolve, reject, timer };
-        push({ inputRequired: { inputRequests: requests, requestState: stateOf(requests) } });
+        push({ inputRequired: { inputRequests: requests, requestState: stateOf(round) } });
       });
     },
     async next(waitMs) {
@@ -193,11 +206,15 @@ export function createParkedCall(stateOf: (requests: InputRequests) => string, i
       }
       return steps.shift() as ParkedStep;
     },
-    answer(inputResponses) {
-      if (pending === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this call is not waiting for input (the requestState was used already)');
+    answer(answered, inputResponses, progressCallId) {
+      if (answered !== round)
+        throw new McpbusError(ErrorCode.InvalidParams, `Stale requestState: it is for input round ${answered} of this call, which is at round ${round} now; answer with the requestState of the latest input_required result`);
+      if (pending === undefined) throw new McpbusError(ErrorCode.InvalidParams, `Stale requestState: input round ${round} of this call was answered already; answer with the requestState of the latest input_required result`);
       const { keys, resolve, timer } = pending;
       pending = undefined;
       clearTimeout(timer);
+      // Before the upstream hears the answers: what it reports next belongs to this request.
+      progress.follow(progressCallId);
       const answers: Record<string, unknown> = {};
       for (const key of keys) answers[key] = inputResponses[key];
       resolve(answers);
@@ -219,22 +236,26 @@ export interface ParkedCalls {
   /** Serves `calls.<callId>.resume` for `parked` (answers only `owner`); returns the way to stop. */
   park(callId: string, owner: string, parked: ParkedCall, abort: AbortController): () => void;
   /**
-   * A 2026 client's answers for parked call `callId`, wherever it is; its next step comes back.
-   * The retry's `signal` aborting (its client closed the stream: a cancel) cancels the parked call.
+   * A 2026 client's answers for a round of parked call `retry.callId`, wherever it is; its next
+   * step comes back, after `events` progress events published for `retry.progressCallId`. The
+   * retry's `signal` aborting (its client closed the stream: a cancel) cancels the parked call.
    */
-  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, key: string | undefined, signal?: AbortSignal): Promise<ParkedStep>;
+  resume(retry: ResumeTarget, waitMs: number, key: string | undefined, signal?: AbortSignal): Promise<{ step: ParkedStep; events: number }>;
   /** Ends every parked call of this worker (shutdown). */
   close(): void;
 }
+
+/** What a retry of a parked call names: the call, the round it answers, its answers, and the request that wants the progress. */
+export type ResumeTarget = Omit<ResumeRequest, 'v' | 'deadlineAt'>;
 
 /** How long a resumed call's next step may take beyond the asker's deadline, for the reply to travel. */
 const RESUME_MARGIN_MS = 50;
 
 export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerOf: (msg: Msg) => string, log: Logger): ParkedCalls {
   const parkedHere = new Map<string, { abort: AbortController; stop: () => void }>();
-  const replyOf = (step: ParkedStep): Record<string, unknown> => {
+  const replyOf = (step: ParkedStep, events: number): Record<string, unknown> => {
     if ('error' in step) return { ok: false, error: step.error.toBody() };
-    return 'result' in step ? { ok: true, result: step.result, events: 0 } : { ok: true, inputRequired: step.inputRequired, events: 0 };
+    return 'result' in step ? { ok: true, result: step.result, events } : { ok: true, inputRequired: step.inputRequired, events };
   };
   return {
     park(callId, owner, parked, abort) {
@@ -246,7 +267,7 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
             try {
               if (ownerOf(msg) !== owner) throw new McpbusError(ErrorCode.InvalidParams, 'Invalid requestState: it was not issued for this key');
               const request = decodeBody<ResumeRequest>(msg.data, 'ResumeRequest');
-              parked.answer(request.inputResponses);
+              parked.answer(request.round, request.inputResponses, request.progressCallId);
               step = await parked.next(Math.max(1, request.deadlineAt - Date.now() - RESUME_MARGIN_MS));
               // Nobody will read what the call does next: it is stopped, and its outcome is unknown.
               if ('error' in step && step.error.code === ErrorCode.Timeout) {
@@ -256,7 +277,8 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
             } catch (error: unknown) {
               step = { error: error instanceof McpbusError ? error : new McpbusError(ErrorCode.Internal, 'resuming the call failed') };
             }
-            msg.respond(encodeJson(replyOf(step)));
+            // Counted now: every progress event of this request was published before its reply.
+            msg.respond(encodeJson(replyOf(step, parked.progress.published())));
           })().catch((error: unknown) => log.warn({ callId, err: error instanceof Error ? error.message : String(error) }, 'resume failed'));
         },
       });
@@ -274,8 +296,9 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
       parkedHere.set(callId, { abort, stop });
       return stop;
     },
-    async resume(callId, inputResponses, waitMs, key, signal) {
-      const body: ResumeRequest = { v: 1, callId, inputResponses, deadlineAt: Date.now() + waitMs };
+    async resume(retry, waitMs, key, signal) {
+      const { callId } = retry;
+      const body: ResumeRequest = { v: 1, ...retry, deadlineAt: Date.now() + waitMs };
       const headers = apiKeyHeaders(key);
       const cancel = (): void => {
         const message: CancelMessage = { v: 1, callId, reason: 'the client cancelled the request' };
@@ -284,8 +307,9 @@ export function createParkedCalls(nc: NatsConnection, subjects: Subjects, ownerO
       signal?.addEventListener('abort', cancel, { once: true });
       try {
         const reply = (await busRequest<Record<string, unknown>>(nc, subjects.callResume(callId), body, { timeoutMs: waitMs, what: 'the call waiting for this input', ...(headers === undefined ? {} : { headers }) })) as unknown as Record<string, unknown>;
-        if (reply['inputRequired'] !== undefined) return { inputRequired: reply['inputRequired'] as InputRequired };
-        return { result: (reply['result'] ?? {}) as Record<string, unknown> };
+        const events = typeof reply['events'] === 'number' ? reply['events'] : 0;
+        if (reply['inputRequired'] !== undefined) return { step: { inputRequired: reply['inputRequired'] as InputRequired }, events };
+        return { step: { result: (reply['result'] ?? {}) as Record<string, unknown> }, events };
       } catch (err: unknown) {
         if (err instanceof McpbusError && err.code === ErrorCode.NoWorkers)
           throw new McpbusError(ErrorCode.InvalidParams, 'The call waiting for this input is gone (it waited longer than input_timeout_ms, or its worker stopped); call the tool again');

@@ -2,8 +2,9 @@ import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, declaresInputCapability, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
-import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
-import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates } from './interaction.js';
+import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CallSlot, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates, type ResumeTarget } from './interaction.js';
+import { createParkedProgress } from './parked-progress.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -13,6 +14,7 @@ const REPLY_MARGIN_MS = 50;
 export interface RunCallDeps {
   catalog: CatalogCache;
   validator: ArgumentValidator;
+  /** Publishes on the events subject of the call `event` names (a parked call's progress goes to the request waiting on it). */
   publishProgress(event: ProgressEvent): void;
   /** Absent when this worker has no job queue. */
   submitJob?: JobSubmitter;
@@ -35,8 +37,8 @@ export interface CallInteractionDeps {
   push(): PushAsker;
   /** Serves retries of the parked call from any worker until it ends; returns the way to stop. */
   park(parked: ParkedCall, abort: AbortController): () => void;
-  /** Hands a 2026 client's answers to the worker holding parked call `callId`, and returns its next step. */
-  resume(callId: string, inputResponses: Record<string, unknown>, waitMs: number, signal: AbortSignal): Promise<CallOutcome>;
+  /** Hands a 2026 client's answers to the worker holding parked call `retry.callId`, and returns its next step. */
+  resume(retry: ResumeTarget, waitMs: number, signal: AbortSignal): Promise<CallOutcome>;
 }
 
 /**
@@ -49,10 +51,10 @@ export type CallOutcome = { result: Record<string, unknown>; events: number } | 
 /** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages. */
 const isInteractive = (req: CallToolRequest): boolean => declaresInputCapability(req.interaction?.capabilities) || (req.interaction?.mode === 'push' && req.interaction.logLevel !== undefined);
 
-/** A parked call's step as the outcome its client is answered with. */
-export function outcomeOfStep(step: ParkedStep): CallOutcome {
+/** A parked call's step as the outcome its client is answered with, after `events` progress events. */
+export function outcomeOfStep(step: ParkedStep, events: number): CallOutcome {
   if ('error' in step) throw step.error;
-  return 'result' in step ? { result: step.result, events: 0 } : { inputRequired: step.inputRequired, events: 0 };
+  return 'result' in step ? { result: step.result, events } : { inputRequired: step.inputRequired, events };
 }
 
 /** A tool execution error (`isError: true`), the shape MCP uses for bad arguments since 2025-11-25. */
@@ -102,7 +104,10 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
-    if (state.k === 'park') return deps.interaction.resume(state.c, req.inputResponses ?? {}, remaining(), signal);
+    // Takes no upstream slot: the parked call holds its own while it lives, and one taken here
+    // could wait on the very call it resumes.
+    if (state.k === 'park')
+      return deps.interaction.resume({ callId: state.c, round: state.r, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal);
     resume = { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) };
   }
 
@@ -140,7 +145,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   });
   const interaction = deps.interaction;
   let parkedOutcome: CallOutcome | undefined;
-  const call = async (): Promise<Record<string, unknown>> => {
+  const call = async (slot?: CallSlot): Promise<Record<string, unknown>> => {
     // A retry with a requestState goes the interactive way even without capabilities: its answers must reach the upstream.
     if (interaction === undefined || (req.requestState === undefined && (req.interaction === undefined || !isInteractive(req)))) {
       return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
@@ -169,30 +174,37 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       parkedOutcome = { inputRequired: { inputRequests, requestState: sealed }, events: seq };
       return {};
     }
-    parkedOutcome = await park(capabilities);
+    parkedOutcome = await park(capabilities, slot);
     return 'result' in parkedOutcome ? parkedOutcome.result : {};
   };
-  /** Runs the call in the background on a session of its own; its client answers by retrying. */
-  const park = async (capabilities: Record<string, unknown>): Promise<CallOutcome> => {
+  /**
+   * Runs the call in the background on a session of its own; its client answers by retrying. It
+   * keeps its upstream slot (`slot`) until the upstream call ends, however many rounds that takes.
+   */
+  const park = async (capabilities: Record<string, unknown>, slot: CallSlot | undefined): Promise<CallOutcome> => {
     const deps2 = interaction as CallInteractionDeps;
     const abort = new AbortController();
     const onCallerAbort = (): void => abort.abort(signal.reason);
     signal.addEventListener('abort', onCallerAbort, { once: true });
+    const progress = createParkedProgress((event) => deps.publishProgress(event), req.callId, req.progress);
     const parked = createParkedCall(
-      () => deps2.states.seal(owner, { k: 'park', s: server.name, t: entry.upstreamName, c: req.callId, x: Date.now() + deps2.inputWaitMs }),
+      (round) => deps2.states.seal(owner, { k: 'park', s: server.name, t: entry.upstreamName, c: req.callId, r: round, x: Date.now() + deps2.inputWaitMs }),
       deps2.inputWaitMs,
+      progress,
       (reason) => abort.abort(reason),
     );
+    const freeSlot = slot?.keep() ?? ((): void => undefined);
     const unpark = deps2.park(parked, abort);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
-    void callUpstreamInteractive(callSessions, { ...upstreamCall(), signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false }).then(
+    void callUpstreamInteractive(callSessions, { ...upstreamCall(), progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false }).then(
       (done) => parked.settle({ result: 'result' in done ? done.result : {} }),
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {
       signal.removeEventListener('abort', onCallerAbort);
-      // The caller's credential sessions were in use until now.
+      // The caller's credential sessions, and the upstream slot, were in use until now.
       release();
+      freeSlot();
       // Kept until its last step was handed out (or nobody came for it).
       setTimeout(unpark, deps2.inputWaitMs).unref();
     });
@@ -202,7 +214,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     signal.removeEventListener('abort', onCallerAbort);
     if (!('inputRequired' in step)) unpark();
     if ('error' in step && step.error.code === ErrorCode.Timeout) abort.abort(step.error);
-    return outcomeOfStep(step);
+    return outcomeOfStep(step, progress.published());
   };
   // Only failures that say something about the server count toward its circuit breaker: not a
   // caller's own credentials being refused, nor a caller's deadline shorter than the server's.
@@ -212,7 +224,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
   const wait = { signal, waitMs: remaining(), timeoutMessage: `call of ${req.name} waited for a free slot of upstream server "${server.name}" until its deadline` };
   try {
     const result = await (deps.limiter === undefined ? call() : deps.limiter.run(server.name, limits, wait, call));
-    if (parkedOutcome !== undefined) return 'inputRequired' in parkedOutcome ? { ...parkedOutcome, events: seq } : parkedOutcome;
+    if (parkedOutcome !== undefined) return parkedOutcome;
     return { result, events: seq };
   } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.

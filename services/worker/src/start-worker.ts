@@ -107,7 +107,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     inputWaitMs: config.settings.inputTimeoutMs,
     push: () => createPushAsker(nc, subjects, req.callId, owner, ownerOfMsg, () => Math.min(config.settings.inputTimeoutMs, req.deadlineAt - Date.now() - 100), log),
     park: (parked, abort) => parkedCalls.park(req.callId, owner, parked, abort),
-    resume: async (callId, inputResponses, waitMs, signal) => outcomeOfStep(await parkedCalls.resume(callId, inputResponses, waitMs, key, signal)),
+    resume: async (retry, waitMs, signal) => {
+      const { step, events } = await parkedCalls.resume(retry, waitMs, key, signal);
+      return outcomeOfStep(step, events);
+    },
   });
   const running = new Map<string, AbortController>();
   const unregisterGauges = registerRoleGauges('worker', { upstream: () => upstreamStates(sessions, limiter), inFlight: () => running.size, queue, queueKey: jobKeys(config.settings.subjectRoot).bullPrefix, queueReady: redis.ready });
@@ -217,7 +220,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       const outcome = await runCall(req, principal, server, abort.signal, {
         catalog,
         validator,
-        publishProgress: (event) => nc.publish(subjects.callEvents(req.callId), encodeJson(event)),
+        // On the subject of the call the event names: a parked call reports to whichever request waits on it now.
+        publishProgress: (event) => nc.publish(subjects.callEvents(event.callId), encodeJson(event)),
         submitJob,
         credentials,
         limiter,
