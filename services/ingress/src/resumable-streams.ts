@@ -48,7 +48,7 @@ export interface ResumableStreams {
    * stream. False, having done nothing, when the id is not one of mcpbus's stream ids.
    */
   resume(res: ServerResponse, lastEventId: string, who: Credential, sessionId: string): boolean;
-  /** Streams held here (calls whose client is connected or may still resume). */
+  /** Streams held here (calls whose client is connected or may still resume, answers not yet fetched). */
   size(): number;
   close(): void;
 }
@@ -263,8 +263,9 @@ export function createResumableStreams(nc: NatsConnection, subjects: Subjects, w
       const headers = apiKeyHeaders(who.key);
       res.on('close', () => {
         if (ended) return;
-        // The client left again: the holder waits for its next resume.
-        if (ready) nc.publish(subjects.streamDetach(holder), encodeJson(request), headers === undefined ? undefined : { headers });
+        // The client left again (perhaps before the holder answered): the holder waits for its
+        // next resume. A holder that never attached this delivery ignores the detach.
+        nc.publish(subjects.streamDetach(holder), encodeJson(request), headers === undefined ? undefined : { headers });
         stop();
       });
       busRequest(nc, subjects.streamResume(holder), request, { timeoutMs: RESUME_ASK_MS, what: 'resuming the stream', ...(headers === undefined ? {} : { headers }) }).then(
