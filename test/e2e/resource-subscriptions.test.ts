@@ -157,6 +157,29 @@ describe.each(SERVERS)('resource subscriptions across replicas, upstream %s', (s
     }
   });
 
+  it('a 2025 session hears of a change made the moment its subscribe is answered (the upstream is subscribed before the answer)', async () => {
+    const client = new V1Client({ name: 'subs-session-race', version: '1.0.0' });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+      return Promise.resolve();
+    });
+    await client.connect(new V1HttpTransport(new URL(`${a}/mcp`), { fetch: alternatingFetch([`${a}/mcp`, `${b}/mcp`]), requestInit: { headers: gateway.headers } }));
+    const other = await toucher(b);
+    try {
+      // Each resource is touched once, right after the subscribe is answered: no second chance.
+      for (let round = 0; round < 5; round += 1) {
+        const name = freshCounter();
+        const uri = uriOf(server, name);
+        await client.subscribeResource({ uri });
+        await other.touch(server, name);
+        await eventually(heard(updates, uri), { timeoutMs: 3_000, intervalMs: 25 });
+      }
+    } finally {
+      await Promise.allSettled([client.close(), other.close()]);
+    }
+  });
+
   it('a 2026 client listening on subscriptions/listen through one ingress hears of a change made through the other; closing the stream stops it', async () => {
     const name = freshCounter();
     const uri = uriOf(server, name);

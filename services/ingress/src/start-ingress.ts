@@ -67,6 +67,9 @@ function bodyLimit(configured: number, maxPayload: number | undefined, log: Logg
   return limit;
 }
 
+/** How long the replica answering a 2025 session's resources/subscribe holds its own lease, until the session's stream holder has taken the subscription up. */
+const SESSION_BRIDGE_MS = 10_000;
+
 /**
  * The ingress: a plain node:http server. It checks Host and Origin, authenticates, bounds the
  * body, and hands MCP traffic to a stateless SDK handler whose tools live behind NATS.
@@ -224,7 +227,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
         sessionId = await sessions.create(caller.owner, body['params']);
         if (sessionId !== undefined) res.setHeader('Mcp-Session-Id', sessionId);
       }
-      if (sessionId !== undefined && (session !== undefined || caller.sessionId === undefined)) subscriptions = sessionSubscriptions(sessionId, caller.owner);
+      if (sessionId !== undefined && (session !== undefined || caller.sessionId === undefined)) subscriptions = sessionSubscriptions(sessionId, caller);
       // The client's answers to an upstream's requests for input go to the worker holding the call.
       const answers = clientAnswersOf(body);
       if (answers !== undefined) {
@@ -252,15 +255,32 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     return callerOfRequest.run(caller, () => mcp(req, res, body), subscriptions);
   }
 
-  /** A 2025 session's subscriptions, as its requests see them: kept in its KV record, for whichever replica holds its GET stream. */
-  function sessionSubscriptions(sessionId: string, owner: string): ResourceSubscriptionSet {
+  /**
+   * A 2025 session's subscriptions, as its requests see them: kept in its KV record, for whichever
+   * replica holds its GET stream. That replica takes a subscription up when it sees the record
+   * change; until it has, this one holds a lease of its own (for SESSION_BRIDGE_MS), so the
+   * upstream is subscribed before the client is told it is, and an update the upstream sends
+   * right after is not lost.
+   */
+  function sessionSubscriptions(sessionId: string, caller: Caller): ResourceSubscriptionSet {
+    const { owner } = caller;
     return {
-      async add(_ref, clientUri) {
+      async add(ref, clientUri) {
         await sessions.setResources(sessionId, owner, (uris) => {
           if (uris.includes(clientUri)) return [...uris];
           if (uris.length >= MAX_SUBSCRIPTIONS_PER_CLIENT) throw new McpbusError(ErrorCode.InvalidParams, `A session may subscribe to ${MAX_SUBSCRIPTIONS_PER_CLIENT} resources at most`);
           return [...uris, clientUri];
         });
+        const bridge = resourceUpdates.subscriptionsFor(caller, () => undefined);
+        try {
+          await bridge.add(ref, clientUri);
+        } catch (err: unknown) {
+          // The upstream cannot be subscribed to: the session does not keep what it could not get.
+          await sessions.setResources(sessionId, owner, (uris) => uris.filter((u) => u !== clientUri)).catch(() => undefined);
+          await bridge.close();
+          throw err;
+        }
+        setTimeout(() => void bridge.close().catch(() => undefined), SESSION_BRIDGE_MS).unref();
       },
       async remove(clientUri) {
         await sessions.setResources(sessionId, owner, (uris) => uris.filter((u) => u !== clientUri));
