@@ -341,16 +341,21 @@ describe('logging/setLevel and notifications/message, per caller', () => {
   }
   const ALL = ['debug', 'info', 'warning', 'error'];
 
-  it.each(['session', 'sse'] as const)('the level a %s client set reaches the upstream, and only its calls get the messages', async (transport) => {
+  // `pinned` is a 2026 upstream: a 2025 client's level goes to it in each request's _meta.
+  it.each([
+    ['session', 'legacy'],
+    ['sse', 'legacy'],
+    ['session', 'pinned'],
+  ] as const)('the level a %s client set reaches the upstream (%s), and only its calls get the messages', async (transport, server) => {
     const chatty = await loggingClient(transport);
     const quiet = await loggingClient(transport);
     try {
       await chatty.client.setLoggingLevel('warning');
-      const told = text(await chatty.client.callTool({ name: 'legacy-log', arguments: { levels: ALL } }));
+      const told = text(await chatty.client.callTool({ name: `${server}-log`, arguments: { levels: ALL } }));
       expect(told).toBe('log level: warning');
       await eventually(() => Promise.resolve(expect(chatty.levels).toEqual(['warning', 'error'])), { timeoutMs: 5_000 });
       // A caller that set no level gets no messages, and its upstream session was told none.
-      expect(text(await quiet.client.callTool({ name: 'legacy-log', arguments: { levels: ALL } }))).toBe('log level: unset');
+      expect(text(await quiet.client.callTool({ name: `${server}-log`, arguments: { levels: ALL } }))).toBe('log level: unset');
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(quiet.levels).toEqual([]);
       expect(chatty.levels).toEqual(['warning', 'error']);
@@ -358,5 +363,69 @@ describe('logging/setLevel and notifications/message, per caller', () => {
       await chatty.client.close();
       await quiet.client.close();
     }
+  });
+  // 2026-07-28 has no logging/setLevel: a request names its level in _meta and gets the log
+  // messages on its own response stream. `modern` is a 2026 upstream (the level goes in its
+  // request's _meta), `legacy` a 2025 one (a session of the call's own is set to the level).
+  const LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
+  const logsOf = (messages: Record<string, unknown>[]): string[] => messages.filter((m) => m['method'] === 'notifications/message').map((m) => (m['params'] as { level: string }).level);
+  const logCall = (url: string, server: string, level: string | undefined, options: { capabilities?: Record<string, unknown>; delayMs?: number } = {}) =>
+    modernRpc(url, gateway.headers, 'tools/call', { name: `${server}-log`, arguments: { levels: ALL, ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }) }, ...(level === undefined ? {} : { _meta: { [LOG_LEVEL]: level } }) }, { name: `${server}-log`, ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }) });
+
+  it.each(SERVERS)('a 2026 SDK client that names a level in _meta gets exactly the messages at or above it (%s upstream)', async (server) => {
+    const client = new Client({ name: 'logging-2026', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    const got: { level: string; logger?: string; data?: unknown }[] = [];
+    client.setNotificationHandler('notifications/message', (n) => {
+      got.push(n.params);
+      return Promise.resolve();
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { fetch: alternatingFetch(gateway.urls, []), requestInit: { headers: gateway.headers } }));
+    try {
+      expect(client.getProtocolEra()).toBe('modern');
+      const told = text(await client.callTool({ name: `${server}-log`, arguments: { levels: ALL }, _meta: { [LOG_LEVEL]: 'warning' } }));
+      expect(told).toBe('log level: warning');
+      expect(got).toEqual([
+        { level: 'warning', logger: 'fixture', data: 'a warning message' },
+        { level: 'error', logger: 'fixture', data: 'a error message' },
+      ]);
+      // The next request names no level: it gets nothing (and the upstream was told none).
+      expect(text(await client.callTool({ name: `${server}-log`, arguments: { levels: ALL } }))).toBe('log level: unset');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(got).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each(SERVERS)('a raw 2026 request gets its messages on its own response stream, before the result, and one without a level none (%s upstream)', async (server) => {
+    const messages = await logCall(gateway.urls[0] as string, server, 'info');
+    expect(logsOf(messages)).toEqual(['info', 'warning', 'error']);
+    // Every log message comes ahead of the result, on the request's stream.
+    expect(messages.findIndex((m) => 'result' in m)).toBe(messages.length - 1);
+    expect(text(responseOf(messages).result)).toBe('log level: info');
+
+    const silent = await logCall(gateway.urls[1] as string, server, undefined);
+    expect(logsOf(silent)).toEqual([]);
+    expect(text(responseOf(silent).result)).toBe('log level: unset');
+  });
+
+  it('a 2026 client that can answer input gets the messages of a call parked on a 2025 upstream until it is asked', async () => {
+    const messages = await logCall(gateway.urls[0] as string, 'legacy', 'error', { capabilities: { elicitation: { form: {} } } });
+    expect(logsOf(messages)).toEqual(['error']);
+    expect(text(responseOf(messages).result)).toBe('log level: error');
+  });
+
+  it.each(SERVERS)('concurrent 2026 callers with different levels each get only their own messages (%s upstream)', async (server) => {
+    // The same key for all of them: sessions of their own are per call, not per key. The
+    // messages are spread out so the calls overlap on the upstream.
+    const [debug, errors, none] = await Promise.all([
+      logCall(gateway.urls[0] as string, server, 'debug', { delayMs: 40 }),
+      logCall(gateway.urls[1] as string, server, 'error', { delayMs: 40 }),
+      logCall(gateway.urls[0] as string, server, undefined, { delayMs: 40 }),
+    ]);
+    expect(logsOf(debug)).toEqual(['debug', 'info', 'warning', 'error']);
+    expect(logsOf(errors)).toEqual(['error']);
+    expect(logsOf(none)).toEqual([]);
+    expect([debug, errors, none].map((m) => text(responseOf(m).result))).toEqual(['log level: debug', 'log level: error', 'log level: unset']);
   });
 });

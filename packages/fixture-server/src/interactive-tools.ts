@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 
 /**
  * Tools that ask the client for something, written the 2026-07-28 way: they return
@@ -28,19 +28,41 @@ function parseState(state: string | undefined): Record<string, unknown> {
   }
 }
 
+/** A 2026-07-28 request's log level (from its `_meta` envelope; `level` unset when it named none); undefined for a 2025-era request. */
+function requestLogLevel(ctx: ServerContext): { level: string | undefined } | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  if (envelope?.[PROTOCOL_VERSION_META_KEY] === undefined) return undefined;
+  const level = envelope[LOG_LEVEL_META_KEY];
+  return { level: typeof level === 'string' && LEVELS.includes(level) ? level : undefined };
+}
+
 export const INTERACTIVE_TOOLS: readonly InteractiveTool[] = [
   {
     definition: {
       name: 'log',
-      description: 'Sends one notifications/message per entry of `levels` (those at or above the level its session set with logging/setLevel), then returns the level it was set to.',
-      inputSchema: { type: 'object', properties: { levels: { type: 'array', items: { type: 'string', enum: LEVELS } } } },
+      description:
+        'Sends one notifications/message per entry of `levels` at or above the level asked for, then returns that level. ' +
+        'A 2025-era session sets it with logging/setLevel (unset: every message is sent); a 2026-07-28 request names it in _meta (unset: none is sent, as the spec says).',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          levels: { type: 'array', items: { type: 'string', enum: LEVELS } },
+          // Spreads the messages out, so calls of several callers overlap on the upstream.
+          delayMs: { type: 'integer', minimum: 0, maximum: 5_000, default: 0 },
+        },
+      },
     },
     run: async (args, ctx, env) => {
-      const set = env.logLevel?.();
+      const delayMs = typeof args['delayMs'] === 'number' ? args['delayMs'] : 0;
+      const modern = requestLogLevel(ctx);
+      const set = modern === undefined ? env.logLevel?.() : modern.level;
       const floor = set === undefined ? 0 : LEVELS.indexOf(set);
+      // A 2026 request that named no level must get no log messages.
+      const silent = modern !== undefined && set === undefined;
       const levels = Array.isArray(args['levels']) ? (args['levels'] as string[]) : ['info'];
       for (const level of levels) {
-        if (LEVELS.indexOf(level) < floor) continue;
+        if (delayMs > 0) await delay(delayMs);
+        if (silent || LEVELS.indexOf(level) < floor) continue;
         await ctx.mcpReq.notify({ method: 'notifications/message', params: { level: level, logger: 'fixture', data: `a ${level} message` } });
       }
       return text(`log level: ${set ?? 'unset'}`);

@@ -73,8 +73,10 @@ export interface CallInteraction {
   capabilities: Record<string, unknown>;
   mode: 'push' | 'mrtr';
   /**
-   * Push mode: the caller's `logging/setLevel`. The upstream is told it, and its log messages
-   * during the call come to the caller as CallLogEvents on `calls.<id>.input`.
+   * The level of log messages the caller asked for, in either mode: a 2025 client's
+   * `logging/setLevel` (push), a 2026 request's `_meta` level (mrtr, with `capabilities` `{}`
+   * when it cannot answer input). The upstream is told it, and its log messages during the call
+   * come to the caller as CallLogEvents on `calls.<id>.input`. Without it the caller gets none.
    */
   logLevel?: LoggingLevel;
 }
@@ -83,7 +85,7 @@ export interface CallInteraction {
 export const LOGGING_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 export type LoggingLevel = (typeof LOGGING_LEVELS)[number];
 
-/** Push mode: an upstream's `notifications/message` during the call, for its caller (worker → ingress, on `calls.<id>.input`). */
+/** An upstream's `notifications/message` during a call with `interaction.logLevel`, for its caller (worker → ingress, on `calls.<id>.input`). */
 export interface CallLogEvent {
   v: 1;
   callId: string;

@@ -1,4 +1,4 @@
-import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY, isInputRequiredResult, type Client } from '@modelcontextprotocol/client';
 import { ErrorCode, INPUT_METHODS, McpbusError, type InputMethod, type InputRequests } from '@mcpbus/protocol';
 import { requestFailure, type UpstreamToolCall } from './call-tool.js';
 import { namespaceToolResult } from './namespace-content.js';
@@ -22,7 +22,12 @@ export interface InteractiveToolCall extends UpstreamToolCall {
   passThrough: boolean;
   /** A retry of a passed-through round: the client's answers and the upstream's own requestState. */
   resume?: { inputResponses: Record<string, unknown>; requestState?: string };
-  /** The caller's `logging/setLevel` (2025 era): its session is opened with it, and its log messages go to `onLog`. */
+  /**
+   * The level of log messages the caller asked for (a 2025 client's `logging/setLevel`, a 2026
+   * client's per-request `_meta`). The upstream is told it in its own era: a 2025-era session of
+   * the call's own is opened with `logging/setLevel`; a 2026-era upstream gets it in the request's
+   * `_meta`, also on a session of the call's own. Its log messages go to `onLog`.
+   */
   logLevel?: string;
   onLog?: (params: Record<string, unknown>) => void;
   /**
@@ -85,7 +90,8 @@ export function inputCapabilities(capabilities: Record<string, unknown>): Record
  * calls sharing a session: the call gets a session of its own (lent to one call at a time, reused
  * only by the same owner), declaring exactly the caller's capabilities, whose pushed requests go
  * through `ask`. A 2025 client's call is made in the 2025 era even to an upstream that speaks
- * 2026 too, so the upstream asks as it would ask that client directly.
+ * 2026 too, so the upstream asks as it would ask that client directly. A call with a log level
+ * runs on a session of its own in either era, so the log messages it gets are its own.
  */
 export async function callUpstreamInteractive(sessions: ServerSessions, call: InteractiveToolCall): Promise<InteractiveOutcome> {
   const server = sessions.server.name;
@@ -103,27 +109,47 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
 
   const pinnedModern = sessions.server.specVersion === '2026-07-28';
   if (pooled.getProtocolEra() === 'modern' && (!call.legacyClient || pinnedModern)) {
-    // The caller's capabilities ride in the request envelope, so the upstream asks only for what it can answer.
-    const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments, _meta: { ...meta, [CLIENT_CAPABILITIES_META_KEY]: capabilities } };
+    // The caller's capabilities ride in the request envelope, so the upstream asks only for what it
+    // can answer; so does its log level (a 2026 upstream must not log to a request without one).
+    const envelope = { [CLIENT_CAPABILITIES_META_KEY]: capabilities, ...(call.logLevel === undefined ? {} : { [LOG_LEVEL_META_KEY]: call.logLevel }) };
+    const params: Record<string, unknown> = { name: call.upstreamName, arguments: call.arguments, _meta: { ...meta, ...envelope } };
     if (call.resume !== undefined) {
       params['inputResponses'] = call.resume.inputResponses;
       if (call.resume.requestState !== undefined) params['requestState'] = call.resume.requestState;
     }
+    let lease: DedicatedLease | undefined;
+    let clean = false;
+    let client: Client = pooled;
     try {
+      // A 2026 upstream's notifications/message names no request, and the SDK client hands on
+      // those of every request of a session alike (stdio has one pipe besides): on a shared
+      // session one caller would get another's. A call with a log level has a session of its own.
+      if (call.logLevel !== undefined) {
+        lease = await sessions.leaseDedicated(call.owner, capabilities);
+        if (call.onLog !== undefined) lease.onLog = call.onLog;
+        client = lease.client;
+      }
       for (let round = 0; ; round += 1) {
-        const raw = (await pooled.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining(), allowInputRequired: true } as never)) as Record<string, unknown>;
-        if (!isInputRequiredResult(raw)) return finish(raw);
+        const raw = (await client.request({ method: 'tools/call', params }, { signal: call.signal, timeout: remaining(), allowInputRequired: true } as never)) as Record<string, unknown>;
+        if (!isInputRequiredResult(raw)) {
+          clean = true;
+          return finish(raw);
+        }
         const inputRequests = inputRequestsOf(server, raw.inputRequests ?? {});
-        if (call.passThrough) return { inputRequired: { inputRequests, ...(raw.requestState === undefined ? {} : { requestState: raw.requestState }) } };
+        if (call.passThrough) {
+          clean = true;
+          return { inputRequired: { inputRequests, ...(raw.requestState === undefined ? {} : { requestState: raw.requestState }) } };
+        }
         if (round + 1 >= MAX_INPUT_ROUNDS) throw new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" still asked for input after ${MAX_INPUT_ROUNDS} rounds`);
         params['inputResponses'] = await call.ask(inputRequests);
         if (raw.requestState === undefined) delete params['requestState'];
         else params['requestState'] = raw.requestState;
       }
     } catch (err: unknown) {
-      throw err instanceof McpbusError ? err : requestFailure(sessions, pooled, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
+      throw err instanceof McpbusError ? err : requestFailure(sessions, client, err, { timeoutMs: call.timeoutMs, aborted: call.signal.aborted });
     } finally {
       untrack?.();
+      lease?.release(clean);
     }
   }
 

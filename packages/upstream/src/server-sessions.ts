@@ -48,9 +48,11 @@ export interface ServerSessions {
   discard(client: Client): void;
   /**
    * A session outside the pool for one call at a time whose caller can answer the upstream's
-   * requests: it declares exactly `capabilities` (a pooled session declares none, so the
-   * upstream never asks on one) and answers the upstream's `elicitation/create`,
-   * `sampling/createMessage` and `roots/list` with the lease's `onRequest`. With `legacy`, it
+   * requests, or wants its log messages: it declares exactly `capabilities` (a pooled session
+   * declares none, so the upstream never asks on one), answers the upstream's
+   * `elicitation/create`, `sampling/createMessage` and `roots/list` with the lease's `onRequest`,
+   * and hands its `notifications/message` to the lease's `onLog` (no other call runs on it).
+   * `logLevel` is sent with `logging/setLevel` when the session speaks the 2025 era. With `legacy`, it
    * speaks the 2025 era whatever the upstream's newest (a 2025 client's upstream then pushes its
    * requests as it would to that client). Sessions are reused only by the same `owner` with the
    * same capabilities (an upstream may remember a client's roots), and only after a call that

@@ -92,7 +92,7 @@ export interface CallOptions {
    * worker another way (a 2025 client POSTs it to any replica).
    */
   onInput?: (request: InputRequestEvent) => Promise<{ result: Record<string, unknown> } | { error: { code: number; message: string } }> | undefined;
-  /** Push mode with a log level: the upstream's log messages during the call. */
+  /** With `interaction.logLevel` (either mode): the upstream's log messages during the call, before its result. */
   onLog?: (message: CallLogEvent) => void;
   /** Push mode: the upstream paused the call's stream (SEP-1699); the client's can be paused too. */
   onPause?: () => void;
@@ -253,7 +253,11 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
     // Checked before anything is subscribed, so a refused call leaves nothing behind.
     if (options.signal?.aborted === true) throw new McpbusError(ErrorCode.Cancelled, 'the client cancelled the request');
     let watch = options.onProgress === undefined ? undefined : watchCall(nc, subjects.callEvents(callId), options.onProgress);
-    const inputs = options.interaction?.mode === 'push' && (options.onInput !== undefined || options.onLog !== undefined || options.onPause !== undefined) ? relayInput(options.who, callId, options) : undefined;
+    // Push mode brings the upstream's requests, log messages and pauses; a 2026 caller (mrtr) that
+    // named a log level, its log messages only.
+    const pushes = options.interaction?.mode === 'push' && (options.onInput !== undefined || options.onLog !== undefined || options.onPause !== undefined);
+    const logs = options.interaction?.logLevel !== undefined && options.onLog !== undefined;
+    const inputs = pushes || logs ? relayInput(options.who, callId, options) : undefined;
     let queued = false;
     const onAbort = (): void => {
       if (queued) return; // a job: untilEnded decides what an abort means
@@ -316,6 +320,7 @@ export function createBusCalls(nc: NatsConnection, config: McpbusConfig): BusCal
   /**
    * Push mode: the upstream's requests for input arrive on the call's input subject; each goes to
    * the client, and an answer the client gives here goes back to the worker with the caller's key.
+   * The upstream's log messages come there too, in both modes.
    */
   function relayInput(who: Credential, callId: string, handlers: Pick<CallOptions, 'onInput' | 'onLog' | 'onPause'>) {
     return nc.subscribe(subjects.callInput(callId), {

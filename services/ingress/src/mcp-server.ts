@@ -1,5 +1,6 @@
 import { ProtocolError, Server, type ServerContext } from '@modelcontextprotocol/server';
 import { modernInputOf } from './client-input.js';
+import { logMessageParams } from './call-logs.js';
 import type { McpbusConfig } from '@mcpbus/config';
 import { ErrorCode, FAILURES_META_KEY, McpbusError, parseResourceUri, serverOfToolName, type CallLogEvent, type InputMethod, type ItemKind, type LoggingLevel, type ServerRpcMethod, type ServerRpcRequest } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
@@ -120,7 +121,7 @@ export function createGatewayServer(config: McpbusConfig, servers: ServerLookup,
     send: (method: InputMethod, params: Record<string, unknown> | undefined, timeoutMs: number) =>
       server.request({ method, params: params ?? {} } as never, { timeout: timeoutMs }) as Promise<Record<string, unknown>>,
     logLevel: () => logLevel,
-    log: (message: CallLogEvent) => void server.sendLoggingMessage({ level: message.level, ...(message.logger === undefined ? {} : { logger: message.logger }), data: message.data }).catch(() => undefined),
+    log: (message: CallLogEvent) => void server.sendLoggingMessage(logMessageParams(message)).catch(() => undefined),
   };
 
   // tools/call is served by the fallback handler: a registered handler would reject the

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOGGING_LEVELS, type InputRequestEvent } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { Caller } from './caller.js';
+import { logMessageParams } from './call-logs.js';
 import { toolCallOf } from './fast-path.js';
 import { isJsonObject } from './json-object.js';
 import { toProtocolError, type CallRelay } from './relay-call.js';
@@ -97,7 +98,7 @@ export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, bo
       requestId: id,
       interaction: { mode: 'push', capabilities, ...(logLevel === undefined ? {} : { logLevel }) },
       onInput,
-      onLog: (message) => send({ method: 'notifications/message', params: { level: message.level, ...(message.logger === undefined ? {} : { logger: message.logger }), data: message.data } }),
+      onLog: (message) => send({ method: 'notifications/message', params: logMessageParams(message) }),
       onPause: () => stream.pause(),
       ...(progressToken === undefined
         ? {}

@@ -6,6 +6,7 @@ import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
 import { isJsonObject } from './json-object.js';
 import { envelopeCapabilities, modernInputOf } from './client-input.js';
+import { envelopeLogLevel, logMessageParams } from './call-logs.js';
 import { inputRequiredResult, toProtocolError, type CallRelay, type RelayCallRequest } from './relay-call.js';
 import { TASKS_EXTENSION, legacyTask, modernTask, rpcErrorOf } from './task-views.js';
 
@@ -48,12 +49,21 @@ export interface ToolCallDeps {
 /**
  * How the upstream of this call may ask the client for input, if it can answer at all: a 2026
  * client by `input_required` rounds (its capabilities come with every request; its retry brings
- * the answers), a client on a legacy SSE session by requests pushed on that session.
+ * the answers), a client on a legacy SSE session by requests pushed on that session. And whether
+ * the client gets the upstream's log messages: a 2026 request that names a level in its `_meta`
+ * gets them on its own response stream, a legacy SSE session that set one on the session.
  */
 function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'onLog' | 'inputResponses' | 'requestState'> {
   if (deps.caller.modern) {
     const { capabilities, ...retry } = modernInputOf(ctx);
-    return capabilities === undefined ? retry : { interaction: { mode: 'mrtr', capabilities }, ...retry };
+    const logLevel = envelopeLogLevel(ctx);
+    if (capabilities === undefined && logLevel === undefined) return retry;
+    return {
+      interaction: { mode: 'mrtr', capabilities: capabilities ?? {}, ...(logLevel === undefined ? {} : { logLevel }) },
+      // Sent as related to this request, so they go on its response stream, ahead of the result.
+      ...(logLevel === undefined ? {} : { onLog: (message: CallLogEvent) => void ctx.mcpReq.notify({ method: 'notifications/message', params: logMessageParams(message) }).catch(() => undefined) }),
+      ...retry,
+    };
   }
   const push = deps.push;
   const capabilities = push?.capabilities() ?? {};

@@ -45,10 +45,23 @@ export function createRequestStates(config: McpbusConfig): RequestStates {
   };
 }
 
+/**
+ * Passes an upstream's log messages (`notifications/message` params) during call `callId` on to
+ * its caller, whichever era that is: a CallLogEvent each, on the call's input subject, where the
+ * ingress holding the client's request listens. Published before the call's reply, on the same
+ * connection, so they reach that ingress before the result.
+ */
+export function createCallLog(nc: NatsConnection, subjects: Subjects, callId: string): (params: Record<string, unknown>) => void {
+  return (params) => {
+    const level = params['level'];
+    if (typeof level !== 'string' || !(LOGGING_LEVELS as readonly string[]).includes(level)) return;
+    const event: CallLogEvent = { v: 1, callId, level: level as LoggingLevel, ...(typeof params['logger'] === 'string' ? { logger: params['logger'].slice(0, 256) } : {}), ...('data' in params ? { data: params['data'] } : {}) };
+    nc.publish(subjects.callInput(callId), encodeJson(event));
+  };
+}
+
 export interface PushAsker {
   ask: InputAsker;
-  /** Passes an upstream log message (`notifications/message` params) on to the caller. */
-  log(params: Record<string, unknown>): void;
   /** Tells the caller's ingress that the upstream paused the call's stream (it closes the client's likewise). */
   pause(): void;
   close(): void;
@@ -115,12 +128,6 @@ export function createPushAsker(nc: NatsConnection, subjects: Subjects, callId: 
         ),
       );
       return Object.fromEntries(keys.map((key, i) => [key, answers[i]]));
-    },
-    log(params) {
-      const level = params['level'];
-      if (typeof level !== 'string' || !(LOGGING_LEVELS as readonly string[]).includes(level)) return;
-      const event: CallLogEvent = { v: 1, callId, level: level as LoggingLevel, ...(typeof params['logger'] === 'string' ? { logger: params['logger'].slice(0, 256) } : {}), ...('data' in params ? { data: params['data'] } : {}) };
-      nc.publish(subjects.callInput(callId), encodeJson(event));
     },
     pause() {
       const event: CallStreamPaused = { v: 1, callId, paused: true };

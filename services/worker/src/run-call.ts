@@ -2,7 +2,7 @@ import type { ArgumentValidator } from '@mcpbus/catalog';
 import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, declaresInputCapability, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
-import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CallSlot, type CredentialPools, type ServerSessions } from '@mcpbus/upstream';
+import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CallSlot, type CredentialPools, type InteractiveToolCall, type ServerSessions } from '@mcpbus/upstream';
 import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates, type ResumeTarget } from './interaction.js';
 import { createParkedProgress } from './parked-progress.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -39,6 +39,8 @@ export interface CallInteractionDeps {
   park(parked: ParkedCall, abort: AbortController): () => void;
   /** Hands a 2026 client's answers to the worker holding parked call `retry.callId`, and returns its next step. */
   resume(retry: ResumeTarget, waitMs: number, signal: AbortSignal): Promise<CallOutcome>;
+  /** Passes the upstream's log messages during the call on to its caller (a call with `interaction.logLevel`). */
+  log: (params: Record<string, unknown>) => void;
 }
 
 /**
@@ -47,9 +49,8 @@ export interface CallInteractionDeps {
  */
 export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo } | { inputRequired: InputRequired; events: number };
 
-/** Whether the caller declared a capability that lets an upstream ask it for input. */
-/** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages. */
-const isInteractive = (req: CallToolRequest): boolean => declaresInputCapability(req.interaction?.capabilities) || (req.interaction?.mode === 'push' && req.interaction.logLevel !== undefined);
+/** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages (either era). */
+const isInteractive = (req: CallToolRequest): boolean => declaresInputCapability(req.interaction?.capabilities) || req.interaction?.logLevel !== undefined;
 
 /** A parked call's step as the outcome its client is answered with, after `events` progress events. */
 export function outcomeOfStep(step: ParkedStep, events: number): CallOutcome {
@@ -151,12 +152,14 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       return observeUpstreamCall('worker', server.name, entry.upstreamName, () => callUpstreamTool(callSessions, upstreamCall()));
     }
     const capabilities = req.interaction?.capabilities ?? {};
+    const logLevel = req.interaction?.logLevel;
+    // The caller's log level goes upstream with every call it makes (in the upstream's era), and the messages back to it.
+    const logging = logLevel === undefined ? {} : { logLevel, onLog: interaction.log };
     if (req.interaction?.mode === 'push') {
       const asker = interaction.push();
       try {
         const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
-          const logLevel = req.interaction?.logLevel;
-          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, onPause: () => asker.pause(), passThrough: false, owner, legacyClient: true, ...(logLevel === undefined ? {} : { logLevel, onLog: (params: Record<string, unknown>) => asker.log(params) }) });
+          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, onPause: () => asker.pause(), passThrough: false, owner, legacyClient: true, ...logging });
           return 'result' in done ? done.result : {};
         });
         return outcome;
@@ -167,21 +170,23 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     // A 2026 client: a 2026-era upstream's rounds pass through; a 2025-era upstream's call is parked here.
     const era = (await callSessions.acquire()).getProtocolEra();
     if (era === 'modern') {
-      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, owner, legacyClient: false, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...(resume === undefined ? {} : { resume }) });
+      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, owner, legacyClient: false, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...logging, ...(resume === undefined ? {} : { resume }) });
       if ('result' in done) return done.result;
       const { inputRequests, requestState: upstreamState } = done.inputRequired;
       const sealed = interaction.states.seal(owner, { k: 'up', s: server.name, t: entry.upstreamName, ...(upstreamState === undefined ? {} : { u: upstreamState }), x: Date.now() + interaction.inputWaitMs });
       parkedOutcome = { inputRequired: { inputRequests, requestState: sealed }, events: seq };
       return {};
     }
-    parkedOutcome = await park(capabilities, slot);
+    parkedOutcome = await park(capabilities, slot, logging);
     return 'result' in parkedOutcome ? parkedOutcome.result : {};
   };
   /**
    * Runs the call in the background on a session of its own; its client answers by retrying. It
    * keeps its upstream slot (`slot`) until the upstream call ends, however many rounds that takes.
+   * Its log messages (`logging`) reach the first request only, until that request is answered:
+   * they go on the first request's subject, which nobody hears after the first round.
    */
-  const park = async (capabilities: Record<string, unknown>, slot: CallSlot | undefined): Promise<CallOutcome> => {
+  const park = async (capabilities: Record<string, unknown>, slot: CallSlot | undefined, logging: Pick<InteractiveToolCall, 'logLevel' | 'onLog'>): Promise<CallOutcome> => {
     const deps2 = interaction as CallInteractionDeps;
     const abort = new AbortController();
     const onCallerAbort = (): void => abort.abort(signal.reason);
@@ -197,7 +202,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     const unpark = deps2.park(parked, abort);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
-    void callUpstreamInteractive(callSessions, { ...upstreamCall(), progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false }).then(
+    void callUpstreamInteractive(callSessions, { ...upstreamCall(), progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false, ...logging }).then(
       (done) => parked.settle({ result: 'result' in done ? done.result : {} }),
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {

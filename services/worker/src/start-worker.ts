@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { createCatalogCache } from './catalog-cache.js';
 import { listItems, runServerRpc } from './items.js';
 import { outcomeOfStep, runCall, type CallInteractionDeps } from './run-call.js';
-import { createParkedCalls, createPushAsker, createRequestStates } from './interaction.js';
+import { createCallLog, createParkedCalls, createPushAsker, createRequestStates } from './interaction.js';
 import { createJobSubmitter } from './submit-job.js';
 import { createSubmissionHandler } from './submissions.js';
 import { createTaskRequests } from './task-requests.js';
@@ -106,6 +106,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     states: requestStates,
     inputWaitMs: config.settings.inputTimeoutMs,
     push: () => createPushAsker(nc, subjects, req.callId, owner, ownerOfMsg, () => Math.min(config.settings.inputTimeoutMs, req.deadlineAt - Date.now() - 100), log),
+    log: createCallLog(nc, subjects, req.callId),
     park: (parked, abort) => parkedCalls.park(req.callId, owner, parked, abort),
     resume: async (retry, waitMs, signal) => {
       const { step, events } = await parkedCalls.resume(retry, waitMs, key, signal);
