@@ -53,7 +53,8 @@ export interface ToolCallDeps {
 function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRequest, 'interaction' | 'onInput' | 'onLog' | 'inputResponses' | 'requestState'> {
   if (deps.caller.modern) {
     const { capabilities, ...retry } = modernInputOf(ctx);
-    return capabilities === undefined ? retry : { interaction: { mode: 'mrtr', capabilities }, ...retry };
+    // Marked even when it can answer nothing: the worker must not hand it what only 2025 clients can take (-32042).
+    return { interaction: { mode: 'mrtr', capabilities: capabilities ?? {} }, ...retry };
   }
   const push = deps.push;
   const capabilities = push?.capabilities() ?? {};
