@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, UrlElicitationRequiredError, inputRequired, type CallToolResult, type InputRequiredResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 
 /**
  * Tools that ask the client for something, written the 2026-07-28 way: they return
@@ -9,7 +9,7 @@ import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, inputRequired, type Call
  */
 export interface InteractiveTool {
   definition: Tool;
-  run(args: Record<string, unknown>, ctx: ServerContext, env: { logLevel?(): string | undefined; touch(name: string): number }): Promise<CallToolResult | InputRequiredResult>;
+  run(args: Record<string, unknown>, ctx: ServerContext, env: { logLevel?(): string | undefined; touch(name: string): number; counter(name: string): number }): Promise<CallToolResult | InputRequiredResult>;
 }
 
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
@@ -153,6 +153,27 @@ export const INTERACTIVE_TOOLS: readonly InteractiveTool[] = [
         );
       }
       return Promise.resolve(text(JSON.stringify({ completion: reply })));
+    },
+  },
+  {
+    // The 2025-11-25 way of asking for a URL (a tool cannot return input_required in that era):
+    // the call is refused with URLElicitationRequiredError (-32042), and the client calls again
+    // once the user is done at the URL. On a 2026-07-28 request the SDK turns the throw into -32603.
+    definition: {
+      name: 'link_required',
+      description:
+        'Needs the user to link `account` at a URL first (2025-11-25 URL-mode elicitation): until counter `linked_<account>` was bumped (with `touch`, as the page at the URL would), ' +
+        'answers the JSON-RPC error -32042 naming that URL; then bumps counter `<account>_runs` and says how many times it ran.',
+      inputSchema: { type: 'object', properties: { account: { type: 'string', pattern: '^[A-Za-z0-9_]{1,20}$' } }, required: ['account'] },
+    },
+    run: (args, _ctx, env) => {
+      const account = typeof args['account'] === 'string' && /^[A-Za-z0-9_]{1,20}$/.test(args['account']) ? args['account'] : 'default';
+      if (env.counter(`linked_${account}`) === 0)
+        throw new UrlElicitationRequiredError(
+          [{ mode: 'url', url: `https://fixture.example/link?account=${account}`, message: `Link your ${account} account to go on`, elicitationId: `link-${account}` }],
+          `The ${account} account is not linked yet`,
+        );
+      return Promise.resolve(text(`ran with the ${account} account (run ${env.touch(`${account}_runs`)})`));
     },
   },
   {

@@ -65,7 +65,7 @@ export function createFixtureServer(options: FixtureServerOptions = {}): Server 
   const counters = options.counters ?? createCounters();
   // The level this session's client set with logging/setLevel (2025 era), for the `log` tool.
   let logLevel: string | undefined;
-  const env = { crash: options.onCrash ?? ((): void => process.exit(1)), touch: (name: string): number => counters.bump(name), logLevel: (): string | undefined => logLevel };
+  const env = { crash: options.onCrash ?? ((): void => process.exit(1)), touch: (name: string): number => counters.bump(name), counter: (name: string): number => counters.read(name), logLevel: (): string | undefined => logLevel };
   const server = new Server(
     { name: options.name ?? 'mcpbus-fixture', version: '0.1.0' },
     { capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, completions: {}, logging: {} } },

@@ -10,6 +10,8 @@ export interface ToolEnv {
   logLevel?(): string | undefined;
   /** Called by `touch`: bumps a counter (resource `fixture://counters/<name>`), returns its new value. */
   touch(name: string): number;
+  /** A counter's value (0 for one never bumped). */
+  counter(name: string): number;
 }
 
 export interface FixtureTool {

@@ -32,6 +32,11 @@ export const ErrorCode = {
   StreamGone: 'stream_gone',
   /** The caller's key is over its rate or concurrency limit. */
   RateLimited: 'rate_limited',
+  /**
+   * The call needs a client capability the client did not declare (`data.requiredCapabilities`
+   * says which): MCP's MissingRequiredClientCapability, 2026-07-28.
+   */
+  MissingClientCapability: 'missing_client_capability',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -66,6 +71,7 @@ export const ERROR_WIRE: Readonly<Record<ErrorCode, WireShape>> = Object.freeze(
   queue_unavailable: { jsonRpcCode: -32014, httpStatus: 503 },
   stream_gone: { jsonRpcCode: -32015, httpStatus: 410 },
   rate_limited: { jsonRpcCode: -32029, httpStatus: 429 },
+  missing_client_capability: { jsonRpcCode: -32021, httpStatus: 400 },
   internal: { jsonRpcCode: -32603, httpStatus: 500 },
 });
 

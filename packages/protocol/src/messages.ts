@@ -67,7 +67,9 @@ export type InputRequests = Record<string, { method: InputMethod; params?: Recor
  * asked. `push`: the worker publishes InputRequestEvents on `calls.<id>.input` and waits for
  * InputAnswers on `calls.<id>.answers` (2025-era clients, asked on their open stream). `mrtr`:
  * the worker replies `inputRequired` and the client retries the call with `inputResponses` and
- * the `requestState` it was given (2026-07-28 clients).
+ * the `requestState` it was given (2026-07-28 clients). The ingress sends `mrtr` for every 2026
+ * client, with empty capabilities when it can answer nothing: the worker then still knows not to
+ * answer it what only 2025 clients take (an upstream's `-32042`).
  */
 export interface CallInteraction {
   capabilities: Record<string, unknown>;
@@ -120,7 +122,7 @@ export interface CallToolRequest {
    * upstream as HTTP headers on sessions of their own, never shared with another caller.
    */
   upstreamHeaders?: Record<string, string>;
-  /** The caller can answer server-to-client requests; without it the upstream cannot make any. */
+  /** What the caller can answer of server-to-client requests; without it the upstream cannot make any. */
   interaction?: CallInteraction;
   /** A 2026 client's retry: its answers to the last `inputRequired`, keyed as asked. */
   inputResponses?: Record<string, unknown>;

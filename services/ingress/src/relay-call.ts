@@ -11,11 +11,16 @@ import type { RequestCancels } from './request-cancels.js';
 import { UNRESOLVED, observeCall, type CallLabels } from './telemetry.js';
 import { createUpstreamCredentials } from './upstream-credentials.js';
 
-/** What of an error's data a client sees: the upstream's own error data (with the server named), or just the server. */
+/**
+ * What of an error's data a client sees: the upstream's own error data (with the server named),
+ * or just the server, and for `-32021` the capabilities the client must declare (MCP's shape).
+ */
 function clientDataOf(data: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const server = data?.['server'];
   const upstream = data?.['upstreamData'];
   if (typeof upstream === 'object' && upstream !== null && !Array.isArray(upstream)) return { server, ...(upstream as Record<string, unknown>) };
+  const required = data?.['requiredCapabilities'];
+  if (required !== undefined) return { ...(server === undefined ? {} : { server }), requiredCapabilities: required };
   return server === undefined ? undefined : { server };
 }
 

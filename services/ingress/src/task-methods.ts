@@ -57,7 +57,7 @@ function interactionOf(ctx: ServerContext, deps: ToolCallDeps): Pick<RelayCallRe
   if (deps.caller.modern) {
     const { capabilities, ...retry } = modernInputOf(ctx);
     const logLevel = envelopeLogLevel(ctx);
-    if (capabilities === undefined && logLevel === undefined) return retry;
+    // Marked even when it can answer nothing: the worker must not hand it what only 2025 clients can take (-32042).
     return {
       interaction: { mode: 'mrtr', capabilities: capabilities ?? {}, ...(logLevel === undefined ? {} : { logLevel }) },
       // Sent as related to this request, so they go on its response stream, ahead of the result.

@@ -8,13 +8,16 @@ import type { Logger } from 'pino';
 
 /**
  * What a `requestState` handed to a 2026 client stands for: a round of a 2026-era upstream passed
- * through (`up`, with the upstream's own state), or input round `r` (1, 2, …) of call `c`, parked
- * on one worker waiting for the client's answers (`park`). Sealed (AES-GCM) and bound to the
- * caller's key, so a client can neither forge nor read one, nor use another caller's.
+ * through (`up`, with the upstream's own state), input round `r` (1, 2, …) of call `c`, parked
+ * on one worker waiting for the client's answers (`park`), or the URLs an upstream's `-32042`
+ * asked the user to visit, under request keys `q`, with the upstream's message `m` (`url`, see
+ * url-elicitation.ts). Sealed (AES-GCM) and bound to the caller's key, so a client can neither
+ * forge nor read one, nor use another caller's.
  */
 export type RequestState =
   | { k: 'up'; s: string; t: string; u?: string; x: number }
-  | { k: 'park'; s: string; t: string; c: string; r: number; x: number };
+  | { k: 'park'; s: string; t: string; c: string; r: number; x: number }
+  | { k: 'url'; s: string; t: string; q: string[]; m: string; x: number };
 
 const STATE_BUCKET = 'mcpbus-request-state';
 
@@ -35,7 +38,7 @@ export function createRequestStates(config: McpbusConfig): RequestStates {
     seal: (owner, state) => Buffer.from(seal.seal(STATE_BUCKET, owner, state)).toString('base64url'),
     open(owner, text) {
       const opened = seal.open(STATE_BUCKET, owner, Buffer.from(text, 'base64url').toString('utf8')) as RequestState | undefined;
-      if (opened === undefined || typeof opened !== 'object' || (opened.k !== 'up' && opened.k !== 'park'))
+      if (opened === undefined || typeof opened !== 'object' || (opened.k !== 'up' && opened.k !== 'park' && opened.k !== 'url'))
         throw new McpbusError(ErrorCode.InvalidParams, 'Invalid requestState: it was not issued by this gateway for this key (send back the requestState of the input_required result, unchanged)');
       if (opened.x < Date.now()) throw new McpbusError(ErrorCode.InvalidParams, 'Expired requestState: the input was not given in time; call the tool again');
       // States sealed before rounds were named (an older mcpbus, during an upgrade) cannot be checked against the call.

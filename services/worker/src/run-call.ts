@@ -3,8 +3,9 @@ import { allowsTool, type Principal } from '@mcpbus/access';
 import { ErrorCode, INVALID_ARGUMENTS_META_KEY, MAX_JSON_DEPTH, declaresInputCapability, McpbusError, nestsDeeperThan, type CallToolRequest, type CatalogTool, type InputRequired, type ProgressEvent, type TaskInfo } from '@mcpbus/protocol';
 import { observeUpstreamCall } from '@mcpbus/logging';
 import { MAX_INPUT_ROUNDS, callUpstreamInteractive, callUpstreamTool, type CallLimiter, type CallSlot, type CredentialPools, type InteractiveToolCall, type ServerSessions } from '@mcpbus/upstream';
-import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestStates, type ResumeTarget } from './interaction.js';
+import { createParkedCall, type ParkedCall, type ParkedStep, type PushAsker, type RequestState, type RequestStates, type ResumeTarget } from './interaction.js';
 import { createParkedProgress } from './parked-progress.js';
+import { asNewCall, declinedUrlRound, isUrlElicitationRequired, urlElicitationRound } from './url-elicitation.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { runsAsJob, type JobSubmitter } from './submit-job.js';
 
@@ -98,6 +99,15 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     return { result, events: 0 };
   }
 
+  // An upstream's -32042 cannot reach a 2026 client: it gets a round of URL elicitations instead
+  // (url-elicitation.ts). Any other failure, or a 2025 client's, is thrown as it is.
+  const urlRoundOrRethrow = (failure: unknown, events: number): CallOutcome => {
+    if (deps.interaction === undefined || req.interaction?.mode !== 'mrtr' || !isUrlElicitationRequired(failure)) throw failure;
+    const { states, inputWaitMs } = deps.interaction;
+    const round = { server: server.name, tool: entry.upstreamName, name: req.name, capabilities: req.interaction.capabilities, expiresAt: Date.now() + inputWaitMs, seal: (state: RequestState) => states.seal(owner, state) };
+    return { inputRequired: urlElicitationRound(failure, round), events };
+  };
+
   // A 2026 client's retry with the input its upstream asked for: for a parked call, handed to it;
   // for a passed-through round, the answers and the upstream's own state go upstream below.
   let resume: { inputResponses: Record<string, unknown>; requestState?: string } | undefined;
@@ -105,10 +115,13 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     if (deps.interaction === undefined) throw new McpbusError(ErrorCode.InvalidParams, 'this worker takes no requestState');
     const state = deps.interaction.states.open(owner, req.requestState);
     if (state.s !== server.name || state.t !== entry.upstreamName) throw new McpbusError(ErrorCode.InvalidParams, `Invalid requestState: it was issued for another tool than ${req.name}`);
+    // The user's answers to the URLs an upstream refused the call for: a decline ends the call,
+    // acceptance makes it again as a new call (the tool did not run the first time).
+    if (state.k === 'url') return declinedUrlRound(state, req.inputResponses ?? {}, req.name) ?? runCall(asNewCall(req), principal, sessions, signal, deps);
     // Takes no upstream slot: the parked call holds its own while it lives, and one taken here
     // could wait on the very call it resumes.
     if (state.k === 'park')
-      return deps.interaction.resume({ callId: state.c, round: state.r, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal);
+      return deps.interaction.resume({ callId: state.c, round: state.r, inputResponses: req.inputResponses ?? {}, ...(req.progress ? { progressCallId: req.callId } : {}) }, remaining(), signal).catch((failure: unknown) => urlRoundOrRethrow(failure, 0));
     resume = { inputResponses: req.inputResponses ?? {}, ...(state.u === undefined ? {} : { requestState: state.u }) };
   }
 
@@ -233,7 +246,8 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     return { result, events: seq };
   } catch (failure: unknown) {
     // Cancelled by the caller or by a shutdown: say which.
-    throw signal.aborted && signal.reason instanceof McpbusError ? signal.reason : failure;
+    if (signal.aborted && signal.reason instanceof McpbusError) throw signal.reason;
+    return urlRoundOrRethrow(failure, seq);
   } finally {
     if (!releaseLater) release();
   }
