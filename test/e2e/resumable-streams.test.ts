@@ -157,6 +157,35 @@ describe('a 2025 session\'s call stream', () => {
     expect(after.finished - before.finished).toBe(1);
   });
 
+  it('resumes again and again, on either replica: every id names the replica holding the call', async () => {
+    const sessionId = await openSession(gateway.urls[0] as string);
+    const { priming, seen } = await callAndDrop(sessionId, 7, { steps: 8, delayMs: 120 });
+    const holder = (priming.id as string).split('.')[0];
+    let last = seen.at(-1) as SseEvent;
+    const progress: number[] = [];
+    let answer: Record<string, unknown> | undefined;
+    // Resume on replica 1, read one event, drop; then on replica 0, then 1 again, until the answer.
+    for (let hop = 0; answer === undefined && hop < 20; hop += 1) {
+      const drop = new AbortController();
+      const res = await fetch(gateway.urls[(hop + 1) % 2] as string, { headers: { ...gateway.headers, Accept: 'text/event-stream', 'MCP-Protocol-Version': '2025-11-25', 'Mcp-Session-Id': sessionId, 'Last-Event-ID': last.id as string }, signal: drop.signal });
+      expect(res.status, `hop ${hop}`).toBe(200);
+      const next = (await eventsOf(res).next()).value as SseEvent;
+      drop.abort();
+      expect(next.id?.split('.')[0]).toBe(holder);
+      expect(seqOf(next)).toBe(seqOf(last) + 1);
+      last = next;
+      const message = messageOf(next);
+      if (message['method'] === 'notifications/progress') progress.push((message['params'] as { progress: number }).progress);
+      if ('result' in message) answer = message;
+    }
+    expect(progress).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    expect(textOf(answer?.['result'] as never)).toBe('done after 8 steps');
+    // Its answer was the last event: there is nothing more to resume.
+    const after = await resume(gateway.urls[1] as string, sessionId, last.id as string);
+    expect(after.status).toBe(410);
+    expect(((await after.json()) as { error: { message: string } }).error.message).toMatch(/nothing more to send/);
+  });
+
   it('cancels the call of a client that does not come back within stream_resume_window_ms, and then refuses the resume (410)', async () => {
     const before = await slowStats();
     const sessionId = await openSession(gateway.urls[0] as string);

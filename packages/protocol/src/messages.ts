@@ -178,15 +178,17 @@ export interface StreamResumeRequest {
 }
 
 /**
- * One message of a resumed stream (→ the resuming replica): an event with its sequence number
- * (`final` on the call's answer, the last one), or the end of this delivery without an answer
- * (`end`: the upstream paused the stream again, a newer resume took it over, or the replica
- * holding the call is stopping), or `alive` (the holder is still there; sent while nothing else is).
+ * One message of a resumed stream (→ the resuming replica): an event with its sequence number and
+ * its JSON-RPC message as sent (`final` on the call's answer, the last one), or the end of this
+ * delivery without an answer (`end`: the upstream paused the stream again, a newer resume took it
+ * over, or the replica holding the call is stopping), or `alive`: the holder asks (as a request)
+ * whether this replica still relays the stream, and the replica answers `alive` back.
  */
 export interface StreamDelivery {
   v: 1;
   seq?: number;
-  message?: Record<string, unknown>;
+  /** The event's JSON-RPC message, as JSON text. */
+  data?: string;
   final?: true;
   end?: 'paused' | 'superseded' | 'stopping';
   alive?: true;
@@ -586,7 +588,7 @@ export const SCHEMAS = Object.freeze({
       stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
       after: { type: 'integer', minimum: 0 },
       sessionId: { type: 'string', minLength: 1, maxLength: 256 },
-      deliver: { type: 'string', minLength: 1, maxLength: 256 },
+      deliver: { type: 'string', pattern: '^_INBOX\\.', maxLength: 256 },
     },
     additionalProperties: false,
   },
@@ -597,7 +599,7 @@ export const SCHEMAS = Object.freeze({
     properties: {
       v: { const: 1 },
       seq: { type: 'integer', minimum: 1 },
-      message: { type: 'object' },
+      data: { type: 'string' },
       final: { const: true },
       end: { enum: ['paused', 'superseded', 'stopping'] },
       alive: { const: true },

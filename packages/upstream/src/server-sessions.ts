@@ -233,7 +233,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     const inner = transport?.onmessage;
     if (transport === undefined || inner === undefined) return;
     transport.onmessage = (message, extra) => {
-      if ('result' in message && typeof message.result === 'object' && message.result !== null && !('resultType' in message.result) && !('inputRequests' in message.result) && client.getProtocolEra() === 'modern') {
+      if ('result' in message && typeof message.result === 'object' && message.result !== null && !('resultType' in message.result) && !('inputRequests' in message.result) && !('task' in message.result) && client.getProtocolEra() === 'modern') {
         if (!warnedResultType) log.warn({ where: describeServer(server) }, 'upstream omits resultType from 2026-07-28 results; taking them as complete');
         warnedResultType = true;
         (message.result as Record<string, unknown>)['resultType'] = 'complete';

@@ -62,7 +62,8 @@ function lineDelimitedTolerantFetch(base: typeof fetch): typeof fetch {
     const response = await base(input, init);
     if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || response.status !== 200 || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
     const text = await response.text();
-    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    // Only a body with something after a line break can be several messages; a plain one is not split.
+    const lines = /\n\s*\S/.test(text.trimEnd()) ? text.split('\n').filter((line) => line.trim() !== '') : [text];
     const headers = new Headers(response.headers);
     // The body is read (and decoded) here: its length and encoding no longer describe it.
     headers.delete('content-length');

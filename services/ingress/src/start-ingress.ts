@@ -207,6 +207,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       if (req.method === 'GET' && session !== undefined && (req.headers.accept ?? '').includes('text/event-stream')) {
         // A call stream's client reconnecting: the events it missed, from the replica holding the call.
         const lastEventId = req.headers['last-event-id'];
+        if (typeof lastEventId === 'string' && draining) return sendRpcError(res, new McpbusError(ErrorCode.Overloaded, 'This ingress is shutting down; resume on another replica'));
         if (typeof lastEventId === 'string' && callStreams.resume(res, lastEventId, caller, caller.sessionId)) return;
         return openSessionStream(res, caller.sessionId, caller);
       }
@@ -266,11 +267,16 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
     const { owner } = caller;
     return {
       async add(ref, clientUri) {
+        let added = false;
         await sessions.setResources(sessionId, owner, (uris) => {
+          added = false;
           if (uris.includes(clientUri)) return [...uris];
           if (uris.length >= MAX_SUBSCRIPTIONS_PER_CLIENT) throw new McpbusError(ErrorCode.InvalidParams, `A session may subscribe to ${MAX_SUBSCRIPTIONS_PER_CLIENT} resources at most`);
+          added = true;
           return [...uris, clientUri];
         });
+        // Subscribed already: the stream's replica holds it.
+        if (!added) return;
         const bridge = resourceUpdates.subscriptionsFor(caller, () => undefined);
         try {
           await bridge.add(ref, clientUri);

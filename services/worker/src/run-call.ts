@@ -180,6 +180,13 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
         asker.close();
       }
     }
+    // A 2026 client that can answer nothing (it only asked for log messages): there is no round to
+    // park for; the call runs on a session of its own, for its log messages only.
+    if (req.requestState === undefined && !declaresInputCapability(capabilities)) {
+      const refuse = (): Promise<never> => Promise.reject(new McpbusError(ErrorCode.Internal, 'the client can answer nothing'));
+      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: false, owner, legacyClient: false, ask: refuse, ...logging });
+      return 'result' in done ? done.result : {};
+    }
     // A 2026 client: a 2026-era upstream's rounds pass through; a 2025-era upstream's call is parked here.
     const era = (await callSessions.acquire()).getProtocolEra();
     if (era === 'modern') {
@@ -211,8 +218,15 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
       progress,
       (reason) => abort.abort(reason),
     );
+    let unpark: () => void;
+    try {
+      unpark = deps2.park(parked, abort);
+    } catch (err: unknown) {
+      // Not parked (the NATS connection is closing): nothing holds the call, or its slot.
+      signal.removeEventListener('abort', onCallerAbort);
+      throw err;
+    }
     const freeSlot = slot?.keep() ?? ((): void => undefined);
-    const unpark = deps2.park(parked, abort);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
     void callUpstreamInteractive(callSessions, { ...upstreamCall(), progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false, ...logging }).then(

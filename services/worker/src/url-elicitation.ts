@@ -48,7 +48,12 @@ function declaresUrlElicitation(capabilities: Record<string, unknown>): boolean 
   return url !== undefined && url !== false;
 }
 
-const isUrl = (value: unknown): value is string => typeof value === 'string' && URL.canParse(value);
+/** A web address a person can be sent to: mcpbus builds these requests itself, so no `javascript:`, `data:` or `file:`. */
+const isUrl = (value: unknown): value is string => {
+  if (typeof value !== 'string' || !URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === 'https:' || protocol === 'http:';
+};
 
 /** The error's `data.elicitations`, if every one is a URL-mode request a client can act on. */
 function elicitationsOf(data: unknown): UrlElicitation[] | undefined {
@@ -65,7 +70,8 @@ function elicitationsOf(data: unknown): UrlElicitation[] | undefined {
 
 /** The upstream's own message (the SDK error it answered with), without mcpbus's prefix where it is at hand. */
 function upstreamMessage(failure: McpbusError): string {
-  const own = failure.cause instanceof Error ? failure.cause.message : failure.message;
+  // Over the bus (a parked call's round) the cause is lost, and only mcpbus's own wording is left.
+  const own = failure.cause instanceof Error ? failure.cause.message : failure.message.replace(/^upstream server "[^"]*" returned an error: /, '');
   return own.length > MAX_MESSAGE_CHARS ? `${own.slice(0, MAX_MESSAGE_CHARS)}…` : own;
 }
 
