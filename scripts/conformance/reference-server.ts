@@ -40,6 +40,8 @@ import { callMrtrTool, callStatelessTool, getMrtrPrompt, MRTR_PROMPT, MRTR_TOOLS
 export interface ReferenceServerHandle {
   /** The MCP endpoint, `http://127.0.0.1:<port>/mcp`. */
   url: string;
+  /** Tells every 2025-era session subscribed to `uri` that it changed (`notifications/resources/updated`). */
+  touch(uri: string): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -112,14 +114,24 @@ async function callTool(name: string, args: Record<string, unknown>, ctx: Server
   }
 }
 
-/** One server instance: per request for the 2026 era, per session for the 2025 era. */
-function createReferenceServer(): Server {
+/** A 2025-era session's server and the resources it subscribed to. */
+interface SessionSubscriptions {
+  server: Server;
+  uris: Set<string>;
+}
+
+/**
+ * One server instance: per request for the 2026 era, per session for the 2025 era.
+ * `subscribe: false` leaves resource subscriptions out of its capabilities (a stateless 2026 side
+ * that cannot keep them); `sessions` collects the 2025-era sessions' subscriptions.
+ */
+function createReferenceServer(options: { subscribe?: boolean; sessions?: Set<SessionSubscriptions> } = {}): Server {
   const server = new Server(
     { name: 'mcpbus-conformance-reference', version: '1.0.0' },
     {
       capabilities: {
         tools: { listChanged: true },
-        resources: { subscribe: true, listChanged: true },
+        resources: { subscribe: options.subscribe ?? true, listChanged: true },
         prompts: { listChanged: true },
         completions: {},
         logging: {},
@@ -128,6 +140,7 @@ function createReferenceServer(): Server {
     },
   );
   const subscriptions = new Set<string>();
+  options.sessions?.add({ server, uris: subscriptions });
   server.setRequestHandler('tools/list', () => ({ tools: [...TOOLS, ...MRTR_TOOLS, ...STATELESS_TOOLS] }));
   server.setRequestHandler('tools/call', async (req, ctx) => {
     try {
@@ -206,9 +219,14 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
 }
 
-/** Starts the reference server on 127.0.0.1 (port 0 picks a free one). */
-export async function startReferenceServer(options: { port?: number } = {}): Promise<ReferenceServerHandle> {
-  const modernHandler = createMcpHandler(() => createReferenceServer(), { legacy: 'reject', onerror: () => {} });
+/**
+ * Starts the reference server on 127.0.0.1 (port 0 picks a free one). `modernSubscriptions: false`
+ * makes its 2026-07-28 side offer no resource subscriptions while its 2025-era sessions do, as a
+ * server with a stateless 2026 side (the suite's own reference server among them).
+ */
+export async function startReferenceServer(options: { port?: number; modernSubscriptions?: boolean } = {}): Promise<ReferenceServerHandle> {
+  const modernHandler = createMcpHandler(() => createReferenceServer({ subscribe: options.modernSubscriptions ?? true }), { legacy: 'reject', onerror: () => {} });
+  const legacySessions = new Set<SessionSubscriptions>();
   const modern = toNodeHandler(modernHandler);
   const sessions = new Map<string, NodeStreamableHTTPServerTransport>();
   const hostOk = localhostHostValidation();
@@ -239,7 +257,13 @@ export async function startReferenceServer(options: { port?: number } = {}): Pro
     transport.onclose = () => {
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
-    await createReferenceServer().connect(transport);
+    const server = createReferenceServer({ sessions: legacySessions });
+    const previous = transport.onclose;
+    transport.onclose = () => {
+      previous?.();
+      for (const entry of legacySessions) if (entry.server === server) legacySessions.delete(entry);
+    };
+    await server.connect(transport);
     return transport.handleRequest(req, res, body);
   }
 
@@ -264,5 +288,8 @@ export async function startReferenceServer(options: { port?: number } = {}): Pro
         httpServer.closeAllConnections();
       });
     })());
-  return { url: `http://127.0.0.1:${port}/mcp`, close };
+  const touch = async (uri: string): Promise<void> => {
+    await Promise.allSettled([...legacySessions].filter(entry => entry.uris.has(uri)).map(entry => entry.server.notification({ method: 'notifications/resources/updated', params: { uri } })));
+  };
+  return { url: `http://127.0.0.1:${port}/mcp`, touch, close };
 }

@@ -168,13 +168,52 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   let closed = false;
   const resources = createUpstreamSubscriptions({
     server: server.name,
-    acquire: () => acquire(),
+    acquire: () => subscriptionClient(),
     timeoutMs: connectTimeoutMs,
     retryMs: backoff.initialMs,
     maxRetryMs: backoff.maxMs,
     closed: () => closed,
     log,
   });
+
+  // An upstream whose 2026 side offers no resource subscriptions (a stateless server) may offer
+  // them on 2025-era sessions, as 2025 clients connected to it directly would find: those
+  // subscriptions are made on a 2025-era session of their own.
+  let subscriptionSession: Promise<Client> | undefined;
+
+  async function subscriptionClient(): Promise<Client> {
+    const pooled = await acquire();
+    if (pooled.getProtocolEra() !== 'modern' || pooled.getServerCapabilities()?.resources?.subscribe === true || server.specVersion === PINNED_MODERN) return pooled;
+    subscriptionSession ??= openSubscriptionSession().catch((err: unknown) => {
+      subscriptionSession = undefined;
+      throw err;
+    });
+    return subscriptionSession;
+  }
+
+  async function openSubscriptionSession(): Promise<Client> {
+    const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: 'legacy' } });
+    client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice (subscription session)');
+    client.setNotificationHandler('notifications/resources/updated', (notification) => resources.updated(notification.params.uri));
+    const transport = options.transportFactory?.() ?? createTransport(server, log);
+    try {
+      await client.connect(transport, { timeout: connectTimeoutMs, prior: { kind: 'legacy' } });
+    } catch (err: unknown) {
+      await client.close().catch(() => undefined);
+      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
+    }
+    if (closed) {
+      await client.close().catch(() => undefined);
+      throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
+    }
+    log.info({ where: describeServer(server) }, 'upstream offers resource subscriptions on 2025-era sessions only; they are made on one');
+    client.onclose = () => {
+      subscriptionSession = undefined;
+      // Its subscriptions are made again on the next one, after a pause.
+      if (!closed) setTimeout(() => resources.restore(), backoff.initialMs).unref();
+    };
+    return client;
+  }
 
   const delayFor = (failures: number): number => Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
 
@@ -481,6 +520,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
         }
       }
       idleDedicated.clear();
+      void subscriptionSession?.then((client) => client.close()).catch(() => undefined);
       const clients = slots.map((s) => s.client).filter((c): c is Client => c !== undefined);
       const pending = slots.map((s) => s.connecting).filter((p): p is Promise<Client> => p !== undefined);
       await Promise.allSettled([...clients.map((c) => c.close()), ...pending.map((p) => p.then((c) => c.close()))]);
