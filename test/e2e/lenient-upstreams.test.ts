@@ -9,7 +9,7 @@ import { legacyRpc, responseOf } from '../harness/raw-mcp.js';
 // suite's own reference server among them): written here on the wire, since no SDK server
 // answers this way. `hello` leaves `resultType` out of its result, which every earlier revision
 // allows and mcpbus takes as complete; `two_texts` answers with two JSON texts, one per line, under
-// application/json, which mcpbus reads as the event stream it should have been; `broken` answers
+// application/json, which mcpbus reads as the batch it amounts to; `broken` answers
 // with a body that is not JSON, which gets a precise error.
 
 let upstream: Server;
@@ -70,7 +70,7 @@ describe('2026-07-28 upstreams that bend the rules', () => {
     expect(textOf(result as never)).toBe('hello without a resultType');
   });
 
-  it('several messages one per line under application/json are read as an event stream', async () => {
+  it('several messages one per line under application/json are read as a batch', async () => {
     const { result, error } = responseOf(await legacyRpc(gateway.url, gateway.headers, 'tools/call', { name: 'bare-two_texts', arguments: {} }));
     expect(error).toBeUndefined();
     expect(textOf(result as never)).toBe('read line by line');
