@@ -176,6 +176,20 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     log,
   });
 
+  /** Connects a new session (with the era verdict known so far), or closes it and says why not. */
+  async function connectNew(client: Client, transport: Transport, prior: PriorDiscovery | undefined): Promise<void> {
+    try {
+      await client.connect(transport, { timeout: connectTimeoutMs, ...(prior === undefined ? {} : { prior }) });
+    } catch (err: unknown) {
+      await client.close().catch(() => undefined);
+      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
+    }
+    if (closed) {
+      await client.close().catch(() => undefined);
+      throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
+    }
+  }
+
   // An upstream whose 2026 side offers no resource subscriptions (a stateless server) may offer
   // them on 2025-era sessions, as 2025 clients connected to it directly would find: those
   // subscriptions are made on a 2025-era session of their own.
@@ -195,17 +209,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: 'legacy' } });
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice (subscription session)');
     client.setNotificationHandler('notifications/resources/updated', (notification) => resources.updated(notification.params.uri));
-    const transport = options.transportFactory?.() ?? createTransport(server, log);
-    try {
-      await client.connect(transport, { timeout: connectTimeoutMs, prior: { kind: 'legacy' } });
-    } catch (err: unknown) {
-      await client.close().catch(() => undefined);
-      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
-    }
-    if (closed) {
-      await client.close().catch(() => undefined);
-      throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
-    }
+    await connectNew(client, options.transportFactory?.() ?? createTransport(server, log), { kind: 'legacy' });
     log.info({ where: describeServer(server) }, 'upstream offers resource subscriptions on 2025-era sessions only; they are made on one');
     client.onclose = () => {
       subscriptionSession = undefined;
@@ -223,17 +227,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     // 2025 sessions deliver this notification unsolicited; 2026 ones on the listen stream below.
     for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
     client.setNotificationHandler('notifications/resources/updated', (notification) => resources.updated(notification.params.uri));
-    const transport = options.transportFactory?.() ?? createTransport(server, log);
-    try {
-      await client.connect(transport, { timeout: connectTimeoutMs, ...(verdict === undefined ? {} : { prior: verdict }) });
-    } catch (err: unknown) {
-      await client.close().catch(() => undefined);
-      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
-    }
-    if (closed) {
-      await client.close().catch(() => undefined);
-      throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
-    }
+    await connectNew(client, options.transportFactory?.() ?? createTransport(server, log), verdict);
     interceptMessages(client);
     const detected: ProtocolEra = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
     if (verdict === undefined) {
@@ -404,13 +398,7 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
     for (const kind of LIST_KINDS) client.setNotificationHandler(`notifications/${kind}/list_changed`, () => options.onListChanged?.(kind));
     client.setNotificationHandler('notifications/message', (notification) => slot.onLog({ ...notification.params }));
     const transport = options.transportFactory?.() ?? createTransport(server, log, { onResume: (lastEventId) => slot.onResume(lastEventId) });
-    const prior = legacy ? ({ kind: 'legacy' } as const) : verdict;
-    try {
-      await client.connect(transport, { timeout: connectTimeoutMs, ...(prior === undefined ? {} : { prior }) });
-    } catch (err: unknown) {
-      await client.close().catch(() => undefined);
-      throw upstreamFailure(server.name, err, { timeoutMs: connectTimeoutMs, aborted: false });
-    }
+    await connectNew(client, transport, legacy ? { kind: 'legacy' } : verdict);
     interceptMessages(client);
     // The caller's logging/setLevel, for this session only (2025 era; a 2026 upstream takes it per request).
     if (logLevel !== undefined && client.getServerCapabilities()?.logging !== undefined && client.getProtocolEra() !== 'modern') {
