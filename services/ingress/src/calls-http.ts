@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BusCalls } from './bus-calls.js';
 import type { Caller } from './caller.js';
 import { sendJson, sendRestError } from './http-replies.js';
+import { SSE_HEADERS, sseEvent } from './sse.js';
 
 const CALL_PATH = /^\/v1\/calls\/([^/]+)(\/events)?\/?$/;
 const KEEPALIVE_MS = 15_000;
@@ -54,9 +55,9 @@ export async function serveCall(route: { id: string; events: boolean }, req: Inc
   const first = await deps.bus.getTask(caller, route.id, true);
   if (!route.events) return sendJson(res, 200, callView(first.task, first.outcome));
 
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  res.writeHead(200, SSE_HEADERS);
   const send = (event: string, data: unknown): void => {
-    if (!res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (!res.destroyed) res.write(sseEvent(JSON.stringify(data), { event }));
   };
   send('status', callView(first.task, undefined));
   const abort = new AbortController();

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { toProtocolError, type CallRelay } from './relay-call.js';
+import { rpcErrorBodyOf, type CallRelay } from './relay-call.js';
 import type { Caller } from './caller.js';
 import { isJsonObject } from './json-object.js';
 
@@ -56,10 +56,7 @@ export function tryFastCall(req: IncomingMessage, res: ServerResponse, body: unk
   };
   relay.call({ name: call.name, arguments: call.arguments, caller, signal: abort.signal, requestId: call.id }).then(
     (result) => send({ result }),
-    (err: unknown) => {
-      const error = toProtocolError(err, log);
-      send({ error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
-    },
+    (err: unknown) => send({ error: rpcErrorBodyOf(err, log) }),
   );
   return true;
 }

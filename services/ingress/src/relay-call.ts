@@ -36,6 +36,12 @@ export function toProtocolError(err: unknown, log: Logger): ProtocolError {
   return new ProtocolError(-32603, 'Internal error');
 }
 
+/** The `error` member of a JSON-RPC response the ingress writes itself (outside the SDK), for any failure. */
+export function rpcErrorBodyOf(err: unknown, log: Logger): { code: number; message: string; data?: unknown } {
+  const error = toProtocolError(err, log);
+  return error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data };
+}
+
 export interface RelayCallRequest {
   name: string;
   arguments: Record<string, unknown> | undefined;

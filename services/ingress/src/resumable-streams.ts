@@ -5,6 +5,7 @@ import { ErrorCode, McpbusError, messageOf, ownerOfKey, type StreamDelivery, typ
 import type { Logger } from 'pino';
 import type { Credential } from './caller.js';
 import { sendRpcError } from './http-replies.js';
+import { SSE_HEADERS, sseEvent } from './sse.js';
 
 /**
  * Resumable SSE call streams (2025-era sessions, SEP-1699). Every event of a call stream gets an
@@ -84,8 +85,6 @@ interface HeldStream {
   abandoned: (() => void)[];
 }
 
-const sseEvent = (id: string, data: string): string => `id: ${id}\nevent: message\ndata: ${data}\n\n`;
-const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' } as const;
 const eventIdOf = (holder: string, stream: string, seq: number): string => `${holder}.${stream}.${seq}`;
 
 /**
@@ -133,7 +132,7 @@ export function createResumableStreams(nc: NatsConnection, subjects: Subjects, w
     const at = stream.attached;
     if (at === undefined) return;
     if ('res' in at) {
-      if (!at.res.destroyed) at.res.write(sseEvent(eventIdOf(ingressId, streamId, event.seq), event.data));
+      if (!at.res.destroyed) at.res.write(sseEvent(event.data, { id: eventIdOf(ingressId, streamId, event.seq) }));
       if (event.final === true) at.res.end();
     } else deliver(at.deliver, event);
     if (event.final === true) {
@@ -283,7 +282,7 @@ export function createResumableStreams(nc: NatsConnection, subjects: Subjects, w
           return;
         }
         // The ids keep naming the holder, so the client's next resume goes to it again.
-        if (delivery.data !== undefined && delivery.seq !== undefined) res.write(sseEvent(eventIdOf(holder, streamId, delivery.seq), delivery.data));
+        if (delivery.data !== undefined && delivery.seq !== undefined) res.write(sseEvent(delivery.data, { id: eventIdOf(holder, streamId, delivery.seq) }));
         if (delivery.final === true || delivery.end !== undefined) stop();
       };
       const sub = nc.subscribe(inbox, {

@@ -5,10 +5,11 @@ import type { Caller } from './caller.js';
 import { logMessageParams } from './call-logs.js';
 import { toolCallOf } from './fast-path.js';
 import { isJsonObject } from './json-object.js';
-import { toProtocolError, type CallRelay } from './relay-call.js';
+import { rpcErrorBodyOf, type CallRelay } from './relay-call.js';
 import type { RequestCancels } from './request-cancels.js';
 import type { ResumableStreams } from './resumable-streams.js';
 import type { Scope } from './scope.js';
+import { SSE_HEADERS, sseEvent } from './sse.js';
 
 /**
  * The JSON-RPC id mcpbus gives an upstream's request for input when it sends it to a 2025-era
@@ -44,8 +45,6 @@ export function clientAnswersOf(body: unknown): ClientAnswer[] | undefined {
   }
   return answers.length === 0 ? undefined : answers;
 }
-
-const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
 export interface InteractiveCallDeps {
   relay: CallRelay;
@@ -108,8 +107,7 @@ export function tryInteractiveCall(req: IncomingMessage, res: ServerResponse, bo
       (result) => stream.finish({ jsonrpc: '2.0', id, result }),
       (err: unknown) => {
         if (cancelled) return stream.end();
-        const error = toProtocolError(err, deps.log);
-        stream.finish({ jsonrpc: '2.0', id, error: error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data } });
+        stream.finish({ jsonrpc: '2.0', id, error: rpcErrorBodyOf(err, deps.log) });
       },
     )
     .finally(unwatch);
@@ -150,13 +148,13 @@ export function createSessionStreams(maxStreams: number): SessionStreams {
     open(res, sessionId, scope, owner) {
       // A client that went away while its request was read never gets a stream.
       if (streams.size >= maxStreams || res.destroyed || res.closed) return undefined;
-      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+      res.writeHead(200, SSE_HEADERS);
       res.write(': mcpbus session stream\n\n');
       streams.set(res, { res, scope, owner, sessionId });
       res.on('close', () => streams.delete(res));
       return {
         send: (notification) => {
-          if (!res.destroyed) res.write(sseEvent({ jsonrpc: '2.0', ...notification }));
+          if (!res.destroyed) res.write(sseEvent(JSON.stringify({ jsonrpc: '2.0', ...notification })));
         },
         onClose: (listener) => res.on('close', listener),
       };
@@ -165,7 +163,7 @@ export function createSessionStreams(maxStreams: number): SessionStreams {
       for (const stream of streams.values()) {
         if (server !== undefined && stream.scope.servers !== undefined && !stream.scope.servers.includes(server)) continue;
         if (filter !== undefined && !filter(stream.sessionId, stream.owner)) continue;
-        stream.res.write(sseEvent({ jsonrpc: '2.0', ...notification }));
+        stream.res.write(sseEvent(JSON.stringify({ jsonrpc: '2.0', ...notification })));
       }
     },
     size: () => streams.size,
