@@ -5,6 +5,7 @@ import { decodeBody, type NatsConnection } from '@mcpbus/bus';
 import { ErrorCode, McpbusError, jsonRpcCodeOf, messageOf, parseResourceUri, type ResourceUpdated, type Subjects } from '@mcpbus/protocol';
 import type { Logger } from 'pino';
 import type { Caller, Credential } from './caller.js';
+import { createCoalescer } from './coalesce.js';
 import { sendJson } from './http-replies.js';
 import { isJsonObject } from './json-object.js';
 import type { ServerLookup } from './relay-call.js';
@@ -97,7 +98,7 @@ export function startResourceUpdates(deps: ResourceUpdatesDeps): ResourceUpdates
   const { nc, subjects, log } = deps;
   const leases = createResourceLeases(nc, subjects, log);
   const listeners = new Set<(update: ResourceUpdate) => void>();
-  const pending = new Map<string, NodeJS.Timeout>();
+  const pending = createCoalescer(COALESCE_MS);
   const streamOfRequest = new AsyncLocalStorage<ListenStream>();
   const streamListeners = new Set<(event: ServerEvent) => void>();
 
@@ -123,13 +124,7 @@ export function startResourceUpdates(deps: ResourceUpdatesDeps): ResourceUpdates
       }
       const parsed = parseResourceUri(body.uri);
       if (parsed === undefined || parsed.server !== body.server) return;
-      const key = keyOf(body.server, parsed.uri);
-      if (pending.has(key)) return;
-      const timer = setTimeout(() => {
-        pending.delete(key);
-        each(listeners, { server: body.server, uri: body.uri, upstreamUri: parsed.uri });
-      }, COALESCE_MS);
-      pending.set(key, timer);
+      pending.soon(keyOf(body.server, parsed.uri), () => each(listeners, { server: body.server, uri: body.uri, upstreamUri: parsed.uri }));
     },
   });
 
@@ -241,8 +236,7 @@ export function startResourceUpdates(deps: ResourceUpdatesDeps): ResourceUpdates
     serveListen,
     async close() {
       sub.unsubscribe();
-      for (const timer of pending.values()) clearTimeout(timer);
-      pending.clear();
+      pending.close();
       await leases.close();
     },
   };

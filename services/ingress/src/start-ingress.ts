@@ -30,6 +30,7 @@ import { isJsonObject } from './json-object.js';
 import { clientAnswersOf, createSessionStreams, tryInteractiveCall } from './session-calls.js';
 import { resourceOf } from './resource-owner.js';
 import { createResumableStreams } from './resumable-streams.js';
+import { createCoalescer } from './coalesce.js';
 import { openStreamableSessions, type SessionRecord } from './streamable-sessions.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT, isListenRequest, startResourceUpdates, type ResourceSubscriptionSet } from './resource-updates.js';
 import { observeRequest, serveMetrics } from './telemetry.js';
@@ -131,19 +132,15 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
   });
   // Every worker announces a change it sees (a server changed through the admin API is seen by
   // all of them): announcements of one list within 50 ms become one notification.
-  const pendingChanges = new Map<string, NodeJS.Timeout>();
-  const notifySoon = (server: string, kind: CatalogChanged['kind']): void => {
-    const id = `${kind}\u0000${server}`;
-    if (pendingChanges.has(id)) return;
-    pendingChanges.set(id, setTimeout(() => {
-      pendingChanges.delete(id);
+  const pendingChanges = createCoalescer(50);
+  const notifySoon = (server: string, kind: CatalogChanged['kind']): void =>
+    pendingChanges.soon(`${kind}\u0000${server}`, () => {
       legacy.notifyListChanged(server, kind);
       sessionStreams.notify(server, { method: `notifications/${kind}/list_changed` });
       if (kind === 'tools') handler.notify.toolsChanged();
       else if (kind === 'resources') handler.notify.resourcesChanged();
       else handler.notify.promptsChanged();
-    }, 50));
-  };
+    });
   // Upstream list changes reach the clients that can receive them: legacy SSE sessions, and
   // 2026 clients listening on subscriptions/listen streams of this replica.
   const changes = nc.subscribe(subjects.catalogChanged(), {
@@ -467,7 +464,7 @@ export async function startIngress(options: StartIngressOptions): Promise<Ingres
       await new Promise((r) => setTimeout(r, 25));
     }
     changes.unsubscribe();
-    for (const timer of pendingChanges.values()) clearTimeout(timer);
+    pendingChanges.close();
     cancels.close();
     sessionStreams.close();
     callStreams.close();
