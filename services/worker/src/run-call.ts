@@ -51,6 +51,12 @@ export interface CallInteractionDeps {
 export type CallOutcome = { result: Record<string, unknown>; events: number } | { task: TaskInfo } | { inputRequired: InputRequired; events: number };
 
 /** Whether the call goes the interactive way: its caller can answer input, or wants the upstream's log messages (either era). */
+/** An interactive call as the worker makes it, but for how its client is asked. */
+type SharedInteractiveCall = Omit<InteractiveToolCall, 'ask' | 'onPause' | 'passThrough' | 'legacyClient' | 'resume'>;
+
+/** The `ask` of calls whose client the worker does not ask itself (it answers nothing, or the upstream's rounds pass through to it). */
+const notAskedHere = (): Promise<never> => Promise.reject(new McpbusError(ErrorCode.Internal, 'this call does not ask its client through the worker'));
+
 const isInteractive = (req: CallToolRequest): boolean => declaresInputCapability(req.interaction?.capabilities) || req.interaction?.logLevel !== undefined;
 
 /** A parked call's step as the outcome its client is answered with, after `events` progress events. */
@@ -166,13 +172,14 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     }
     const capabilities = req.interaction?.capabilities ?? {};
     const logLevel = req.interaction?.logLevel;
-    // The caller's log level goes upstream with every call it makes (in the upstream's era), and the messages back to it.
-    const logging = logLevel === undefined ? {} : { logLevel, onLog: interaction.log };
+    // What every way below shares. The caller's log level goes upstream with every call it makes
+    // (in the upstream's era), and the messages back to it.
+    const shared: SharedInteractiveCall = { ...upstreamCall(), capabilities, owner, ...(logLevel === undefined ? {} : { logLevel, onLog: interaction.log }) };
     if (req.interaction?.mode === 'push') {
       const asker = interaction.push();
       try {
         const outcome = await observeUpstreamCall('worker', server.name, entry.upstreamName, async () => {
-          const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, ask: asker.ask, onPause: () => asker.pause(), passThrough: false, owner, legacyClient: true, ...logging });
+          const done = await callUpstreamInteractive(callSessions, { ...shared, ask: asker.ask, onPause: () => asker.pause(), passThrough: false, legacyClient: true });
           return 'result' in done ? done.result : {};
         });
         return outcome;
@@ -183,30 +190,29 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     // A 2026 client that can answer nothing (it only asked for log messages): there is no round to
     // park for; the call runs on a session of its own, for its log messages only.
     if (req.requestState === undefined && !declaresInputCapability(capabilities)) {
-      const refuse = (): Promise<never> => Promise.reject(new McpbusError(ErrorCode.Internal, 'the client can answer nothing'));
-      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: false, owner, legacyClient: false, ask: refuse, ...logging });
+      const done = await callUpstreamInteractive(callSessions, { ...shared, ask: notAskedHere, passThrough: false, legacyClient: false });
       return 'result' in done ? done.result : {};
     }
     // A 2026 client: a 2026-era upstream's rounds pass through; a 2025-era upstream's call is parked here.
     const era = (await callSessions.acquire()).getProtocolEra();
     if (era === 'modern') {
-      const done = await callUpstreamInteractive(callSessions, { ...upstreamCall(), capabilities, passThrough: true, owner, legacyClient: false, ask: () => Promise.reject(new McpbusError(ErrorCode.Internal, 'rounds pass through')), ...logging, ...(resume === undefined ? {} : { resume }) });
+      const done = await callUpstreamInteractive(callSessions, { ...shared, ask: notAskedHere, passThrough: true, legacyClient: false, ...(resume === undefined ? {} : { resume }) });
       if ('result' in done) return done.result;
       const { inputRequests, requestState: upstreamState } = done.inputRequired;
       const sealed = interaction.states.seal(owner, { k: 'up', s: server.name, t: entry.upstreamName, ...(upstreamState === undefined ? {} : { u: upstreamState }), x: Date.now() + interaction.inputWaitMs });
       parkedOutcome = { inputRequired: { inputRequests, requestState: sealed }, events: seq };
       return {};
     }
-    parkedOutcome = await park(capabilities, slot, logging);
+    parkedOutcome = await park(shared, slot);
     return 'result' in parkedOutcome ? parkedOutcome.result : {};
   };
   /**
    * Runs the call in the background on a session of its own; its client answers by retrying. It
    * keeps its upstream slot (`slot`) until the upstream call ends, however many rounds that takes.
-   * Its log messages (`logging`) reach the first request only, until that request is answered:
-   * they go on the first request's subject, which nobody hears after the first round.
+   * Its log messages (`shared.onLog`) reach the first request only, until that request is
+   * answered: they go on the first request's subject, which nobody hears after the first round.
    */
-  const park = async (capabilities: Record<string, unknown>, slot: CallSlot | undefined, logging: Pick<InteractiveToolCall, 'logLevel' | 'onLog'>): Promise<CallOutcome> => {
+  const park = async (shared: SharedInteractiveCall, slot: CallSlot | undefined): Promise<CallOutcome> => {
     const deps2 = interaction as CallInteractionDeps;
     const abort = new AbortController();
     const onCallerAbort = (): void => abort.abort(signal.reason);
@@ -229,7 +235,7 @@ export async function runCall(req: CallToolRequest, principal: Pick<Principal, '
     const freeSlot = slot?.keep() ?? ((): void => undefined);
     // Each round may wait for a person: the upstream call may take that long on top of its own timeout.
     const budget = Math.min(2_147_000_000, server.timeoutMs + deps2.inputWaitMs * MAX_INPUT_ROUNDS);
-    void callUpstreamInteractive(callSessions, { ...upstreamCall(), progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, capabilities, ask: parked.ask, passThrough: false, owner, legacyClient: false, ...logging }).then(
+    void callUpstreamInteractive(callSessions, { ...shared, progressToken: progress.token, onProgress: progress.onProgress, signal: abort.signal, timeoutMs: budget, ask: parked.ask, passThrough: false, legacyClient: false }).then(
       (done) => parked.settle({ result: 'result' in done ? done.result : {} }),
       (err: unknown) => parked.settle({ error: err instanceof McpbusError ? err : new McpbusError(ErrorCode.Internal, 'the parked call failed') }),
     ).finally(() => {
