@@ -126,7 +126,7 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
       // session one caller would get another's. A call with a log level has a session of its own.
       if (call.logLevel !== undefined) {
         lease = await sessions.leaseDedicated(call.owner, capabilities);
-        if (call.onLog !== undefined) lease.onLog = call.onLog;
+        if (call.onLog !== undefined) lease.handlers.onLog = call.onLog;
         client = lease.client;
       }
       for (let round = 0; ; round += 1) {
@@ -161,13 +161,13 @@ export async function callUpstreamInteractive(sessions: ServerSessions, call: In
   let askFailure: McpbusError | undefined;
   try {
     lease = await sessions.leaseDedicated(call.owner, capabilities, { legacy: call.legacyClient, ...(call.logLevel === undefined ? {} : { logLevel: call.logLevel }) });
-    if (call.onLog !== undefined) lease.onLog = call.onLog;
+    if (call.onLog !== undefined) lease.handlers.onLog = call.onLog;
     // A resume from the last event of this call's stream is the upstream pausing it (a resume of
     // the session's standalone GET stream carries another id).
     let lastEventId: string | undefined;
     const { onPause } = call;
-    if (onPause !== undefined) lease.onResume = (id) => id === lastEventId && onPause();
-    lease.onRequest = async (method, params) => {
+    if (onPause !== undefined) lease.handlers.onResume = (id) => id === lastEventId && onPause();
+    lease.handlers.onRequest = async (method, params) => {
       asked += 1;
       if (asked > MAX_INPUT_ROUNDS) throw (askFailure = new McpbusError(ErrorCode.UpstreamError, `upstream server "${server}" asked for input more than ${MAX_INPUT_ROUNDS} times`));
       // The upstream's own progress token for this request means nothing to the client.

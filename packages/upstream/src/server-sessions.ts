@@ -81,20 +81,19 @@ export interface ServerSessions {
 /** A dedicated session lent to one call. */
 export interface DedicatedLease {
   readonly client: Client;
-  /** Answers the upstream's requests during this call. */
-  onRequest: UpstreamRequestHandler;
-  /** Hears the upstream's log messages during this call (the session was opened with a log level). */
-  onLog: (params: Record<string, unknown>) => void;
-  /** Hears each resume of one of the session's SSE streams (Streamable HTTP), with the last event id it got. */
-  onResume: (lastEventId: string) => void;
+  /** The call's own handlers of what the session hears, set for as long as it holds the lease. */
+  readonly handlers: DedicatedHandlers;
   /** Gives it back: kept for the next call of the same owner when `reusable`, closed otherwise. */
   release(reusable: boolean): void;
 }
 
 /** Where a dedicated session's upstream requests, log messages and stream resumes go: the call it is lent to. */
-interface DedicatedSlot {
+export interface DedicatedHandlers {
+  /** Answers the upstream's requests during this call. */
   onRequest: UpstreamRequestHandler;
+  /** Hears the upstream's log messages during this call (the session was opened with a log level). */
   onLog: (params: Record<string, unknown>) => void;
+  /** Hears each resume of one of the session's SSE streams (Streamable HTTP), with the last event id it got. */
   onResume: (lastEventId: string) => void;
 }
 
@@ -383,11 +382,13 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
   }
 
   // Idle dedicated sessions by owner and capabilities (and era), each with its handler slot.
-  const idleDedicated = new Map<string, { client: Client; slot: DedicatedSlot; timer: NodeJS.Timeout }[]>();
+  const idleDedicated = new Map<string, { client: Client; slot: DedicatedHandlers; timer: NodeJS.Timeout }[]>();
   const ignore = (): void => undefined;
   const refuse: UpstreamRequestHandler = () => Promise.reject(new McpbusError(ErrorCode.Cancelled, 'no call is waiting for this request'));
+  /** What a session not lent to any call does with what it hears: refuses requests, drops the rest. */
+  const idleHandlers = (): DedicatedHandlers => ({ onRequest: refuse, onLog: ignore, onResume: ignore });
 
-  async function openDedicated(capabilities: Record<string, unknown>, slot: DedicatedSlot, legacy: boolean, logLevel: string | undefined): Promise<Client> {
+  async function openDedicated(capabilities: Record<string, unknown>, slot: DedicatedHandlers, legacy: boolean, logLevel: string | undefined): Promise<Client> {
     if (closed) throw new McpbusError(ErrorCode.UpstreamUnavailable, `upstream server "${server.name}" is shutting down`);
     const client = new Client(clientInfo, { capabilities, versionNegotiation: { mode: legacy ? 'legacy' : negotiationFor(server) } });
     client.onerror = (err: Error) => log.debug({ err: err.message }, 'upstream protocol notice (dedicated session)');
@@ -421,35 +422,16 @@ export function createServerSessions(options: ServerSessionsOptions): ServerSess
       if (entry !== undefined) clearTimeout(entry.timer);
     }
     if (idleList?.length === 0) idleDedicated.delete(key);
-    const slot: DedicatedSlot = entry?.slot ?? { onRequest: refuse, onLog: ignore, onResume: ignore };
+    const slot: DedicatedHandlers = entry?.slot ?? idleHandlers();
     const client = entry?.client ?? (await openDedicated(capabilities, slot, legacy, leaseOptions.logLevel));
     let released = false;
     return {
       client,
-      get onRequest() {
-        return slot.onRequest;
-      },
-      set onRequest(handler: UpstreamRequestHandler) {
-        slot.onRequest = handler;
-      },
-      get onLog() {
-        return slot.onLog;
-      },
-      set onLog(handler: (params: Record<string, unknown>) => void) {
-        slot.onLog = handler;
-      },
-      get onResume() {
-        return slot.onResume;
-      },
-      set onResume(handler: (lastEventId: string) => void) {
-        slot.onResume = handler;
-      },
+      handlers: slot,
       release(reusable) {
         if (released) return;
         released = true;
-        slot.onRequest = refuse;
-        slot.onLog = ignore;
-        slot.onResume = ignore;
+        Object.assign(slot, idleHandlers());
         const idle = idleDedicated.get(key) ?? [];
         let idleTotal = 0;
         for (const list of idleDedicated.values()) idleTotal += list.length;
